@@ -1,0 +1,42 @@
+"""resumable-opt: long hyperopt searches that survive Ctrl-C, kills and crashes.
+
+>>> import resumable_opt
+>>> state = resumable_opt.minimize(objective, space, "checkpoints/run.ckpt", max_evals=200, seed=0)
+>>> resumable_opt.load("checkpoints/run.ckpt").best   # any time, also while it runs
+"""
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    CheckpointCorrupt,
+    CheckpointError,
+    CheckpointLocked,
+    CheckpointNotFound,
+    CheckpointVersionError,
+    CheckpointWriteError,
+    ObjectiveAlwaysFails,
+    ResumableOptError,
+    SearchInterrupted,
+    SeedMismatch,
+    SpaceMismatch,
+)
+from .runner import minimize  # noqa: E402
+from .search_state import SearchState, load  # noqa: E402
+
+__all__ = [
+    "CheckpointCorrupt",
+    "CheckpointError",
+    "CheckpointLocked",
+    "CheckpointNotFound",
+    "CheckpointVersionError",
+    "CheckpointWriteError",
+    "ObjectiveAlwaysFails",
+    "ResumableOptError",
+    "SearchInterrupted",
+    "SearchState",
+    "SeedMismatch",
+    "SpaceMismatch",
+    "__version__",
+    "load",
+    "minimize",
+]

@@ -1,0 +1,3 @@
+"""The checkpoint: its byte format (``records``), the search as a journal of
+operations (``journal``), crash-safe file writing (``store``) and the lock that
+makes one runner the only writer (``lock``)."""

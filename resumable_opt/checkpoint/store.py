@@ -1,0 +1,239 @@
+"""Reading and writing checkpoint files, crash-safely.
+
+A checkpoint file is written in two ways only:
+
+* :meth:`CheckpointStore.write_snapshot` writes the whole search to a new
+  file in the same folder, fsyncs it, keeps the current file as ``NAME.bak``
+  (a hard link: the previous good state, for recovery) and renames the new
+  file over the old one, then fsyncs the folder.  A kill at any moment leaves
+  either the old file or the new one, never a mix.
+* :meth:`CheckpointStore.append` adds journal records at the end of the
+  current file in one ``write`` call, and with ``durable=True`` fsyncs it
+  before returning.  A kill during an append leaves at most a torn tail,
+  which :func:`read_checkpoint` recognises and drops (see ``records.py``).
+
+Only the runner that holds the checkpoint's lock writes; readers never lock.
+Files are created readable and writable by their owner only (0600): a
+checkpoint is a pickle and may hold the objective's code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointWriteError
+from . import journal, records
+from .journal import SearchData
+
+FILE_MODE = 0o600
+#: The journal is folded into a fresh snapshot once it is larger than the
+#: snapshot itself (and at least this large): amortised O(1) bytes per trial.
+MIN_COMPACTION_BYTES = 1 << 20
+
+
+def backup_path(path: Path) -> Path:
+    """Where the previous good state of ``path`` is kept."""
+    return path.with_name(path.name + ".bak")
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` so that readers see the old or the new file."""
+    tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        _write_all(fd, content)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+@dataclass
+class Loaded:
+    """A checkpoint as read from disk."""
+
+    data: SearchData
+    #: Bytes of an interrupted append dropped from the end of the file.
+    torn_bytes: int
+    size: int
+
+
+def _not_a_checkpoint_advice(head: bytes) -> str:
+    if head.startswith(b"\x80"):
+        return (
+            "it looks like a plain pickle, e.g. a hyperopt Trials or trials_save_file; "
+            "bring it over with `resumable-opt import`"
+        )
+    if head.lstrip().startswith((b"{", b"[")):
+        return "it looks like a JSON file (the best-so-far file?); pass the checkpoint itself"
+    return "check the path"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The raw content of a checkpoint, with clear errors for the usual mistakes."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CheckpointNotFound(path, "no such checkpoint", "check the path") from None
+    except IsADirectoryError:
+        raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "pass the checkpoint file inside it") from None
+    except PermissionError:
+        raise CheckpointError(path, "permission denied", "run as the user who owns the checkpoint") from None
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def parse_checkpoint(content: bytes, path: Path) -> Loaded:
+    """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged."""
+    if not content.startswith(records.MAGIC) and content:
+        raise CheckpointCorrupt(path, "not a resumable-opt checkpoint", _not_a_checkpoint_advice(content[:16]))
+    scan = records.read_records(content, path)
+    if not scan.payloads:
+        raise CheckpointCorrupt(path, "the checkpoint holds no intact snapshot", records.RECOVER_ADVICE)
+    try:
+        data = journal.replay(scan.payloads)
+    except Exception as exc:  # checksums matched, yet the content does not decode
+        raise CheckpointCorrupt(
+            path, f"its records cannot be decoded ({type(exc).__name__}: {exc})", records.RECOVER_ADVICE
+        ) from None
+    return Loaded(data, scan.torn_bytes, len(content))
+
+
+def read_checkpoint(path: Path) -> Loaded:
+    """Read and decode a checkpoint.  Never blocks on, nor disturbs, a running search."""
+    return parse_checkpoint(read_bytes(path), path)
+
+
+class CheckpointStore:
+    """The one writer of a checkpoint file.  The caller must hold the run lock."""
+
+    def __init__(self, path: Path, min_compaction_bytes: int = MIN_COMPACTION_BYTES) -> None:
+        self.path = path
+        self.min_compaction_bytes = min_compaction_bytes
+        self._fd: int | None = None
+        self._end = 0  # offset just past the last complete record
+        self._snapshot_bytes = 0
+        self._journal_bytes = 0
+        #: Counters for tests and benchmarks: what the store has written.
+        self.appended_records = 0
+        self.appended_bytes = 0
+        self.snapshots_written = 0
+
+    # -- writing -----------------------------------------------------------
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete half-written snapshot files left by a killed run."""
+        prefix = _temp_prefix(self.path)
+        for leftover in self.path.parent.glob(prefix + "*"):
+            leftover.unlink(missing_ok=True)
+
+    def write_snapshot(self, data: SearchData, ops: list[tuple] = ()) -> None:
+        """Replace the file with a snapshot of ``data`` followed by ``ops``, atomically."""
+        header = records.encode_header()
+        snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
+        tail = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+        tmp = self.path.with_name(f"{_temp_prefix(self.path)}{os.getpid()}")
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE)
+        except OSError as exc:
+            raise CheckpointWriteError(self.path, f"create {tmp.name}", exc) from None
+        try:
+            _write_all(fd, header + snapshot + tail)
+            os.fsync(fd)
+            self._keep_backup()
+            os.replace(tmp, self.path)
+            fsync_directory(self.path.parent)
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise CheckpointWriteError(self.path, "write a new snapshot of the search", exc) from None
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+        self._snapshot_bytes = len(header) + len(snapshot)
+        self._journal_bytes = len(tail)
+        self._end = self._snapshot_bytes + self._journal_bytes
+        self.snapshots_written += 1
+
+    def _keep_backup(self) -> None:
+        """Keep the current file, the last good state, as ``NAME.bak``."""
+        if not self.path.exists():
+            return
+        backup = backup_path(self.path)
+        staging = backup.with_name(f"{_temp_prefix(backup)}{os.getpid()}")
+        staging.unlink(missing_ok=True)
+        os.link(self.path, staging)
+        os.replace(staging, backup)
+
+    def append(self, ops: list[tuple], durable: bool) -> None:
+        """Append journal operations in one write; with ``durable``, fsync before returning."""
+        assert self._fd is not None, "write_snapshot() opens the file for appending"
+        chunk = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+        try:
+            _write_all(self._fd, chunk)
+            if durable:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            self._cut_torn_append()
+            raise CheckpointWriteError(self.path, "append to the checkpoint", exc) from None
+        self._end += len(chunk)
+        self._journal_bytes += len(chunk)
+        self.appended_records += len(ops)
+        self.appended_bytes += len(chunk)
+
+    def _cut_torn_append(self) -> None:
+        """After a failed append, remove its partial bytes so the file ends cleanly."""
+        try:
+            os.ftruncate(self._fd, self._end)
+            os.fsync(self._fd)
+        except OSError:
+            pass  # the reader drops a torn tail anyway
+
+    def compaction_due(self) -> bool:
+        return self._journal_bytes > max(self._snapshot_bytes, self.min_compaction_bytes)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+__all__ = [
+    "CheckpointStore",
+    "Loaded",
+    "backup_path",
+    "parse_checkpoint",
+    "read_bytes",
+    "read_checkpoint",
+    "write_file_atomically",
+]

@@ -1,0 +1,116 @@
+"""The exceptions resumable-opt raises at its users.
+
+Every error a user can meet is a subclass of :class:`ResumableOptError`, so a
+script can catch them all at once, and the command line turns each into one
+line on stderr instead of a traceback.  Each message names the file concerned
+and says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class ResumableOptError(Exception):
+    """Base class of every error resumable-opt raises on purpose."""
+
+
+class CheckpointError(ResumableOptError):
+    """A checkpoint cannot be used as it is (missing, damaged, foreign, newer)."""
+
+    def __init__(self, path: object, problem: str, advice: str = "") -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.advice = advice
+        text = f"{self.path}: {problem}"
+        if advice:
+            text += f" ({advice})"
+        super().__init__(text)
+
+
+class CheckpointNotFound(CheckpointError):
+    """The checkpoint file does not exist."""
+
+
+class CheckpointCorrupt(CheckpointError):
+    """The checkpoint exists but its content is damaged or is not a checkpoint."""
+
+
+class CheckpointVersionError(CheckpointError):
+    """The checkpoint was written by a newer, incompatible format version."""
+
+
+class CheckpointLocked(ResumableOptError):
+    """Another process is running a search on this checkpoint."""
+
+    def __init__(self, path: object, owner: dict | None) -> None:
+        self.path = str(path)
+        self.owner = owner or {}
+        who = describe_owner(self.owner)
+        super().__init__(
+            f"{self.path} is in use by another run ({who}); wait for it to finish "
+            "or stop it, then run again"
+        )
+
+
+class SpaceMismatch(ResumableOptError):
+    """A resumed search was given a different search space than its checkpoint."""
+
+    def __init__(self, path: object, differences: list[str]) -> None:
+        self.path = str(path)
+        self.differences = differences
+        listing = "; ".join(differences)
+        super().__init__(
+            f"{self.path}: the search space differs from the one stored in the "
+            f"checkpoint: {listing}. Nothing was written. Use the original space, "
+            "or start a new checkpoint for the new space"
+        )
+
+
+class SeedMismatch(ResumableOptError):
+    """A resumed search was given another seed than the one it was started with."""
+
+
+class ObjectiveAlwaysFails(ResumableOptError):
+    """The objective failed on every one of the first trials of a search."""
+
+    def __init__(self, n_failed: int, error: str) -> None:
+        self.n_failed = n_failed
+        self.error = error
+        super().__init__(
+            f"the objective failed on each of the first {n_failed} trials, so the "
+            f"search was stopped; the last error was:\n{error}"
+        )
+
+
+class CheckpointWriteError(ResumableOptError):
+    """Writing the checkpoint failed (disk full, file-size limit, I/O error)."""
+
+    def __init__(self, path: object, action: str, cause: BaseException) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{self.path}: could not {action}: {cause}. The checkpoint keeps every "
+            "trial recorded before this; free some space or fix the cause, then run "
+            "again to resume"
+        )
+
+
+def describe_owner(owner: dict) -> str:
+    """A short human description of a lock owner record."""
+    if not owner:
+        return "owner unknown"
+    parts = [f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"]
+    if owner.get("since"):
+        parts.append(f"since {owner['since']}")
+    return ", ".join(parts)
+
+
+class SearchInterrupted(SystemExit):
+    """Raised by a run stopped by Ctrl-C (SIGINT) or SIGTERM, after it saved.
+
+    It is a :class:`SystemExit`, so a script that does not catch it ends
+    quietly with the shell's conventional status (130 for SIGINT, 143 for
+    SIGTERM) instead of a traceback; a notebook or a wrapper can catch it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(128 + signum)

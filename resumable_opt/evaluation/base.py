@@ -1,0 +1,33 @@
+"""The interface between the runner and wherever evaluations run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .outcome import Outcome
+
+
+class Evaluator(ABC):
+    """Runs trials for the runner: in this process, in local processes, on Dask.
+
+    The runner keeps at most :attr:`capacity` trials submitted and not yet
+    returned by :meth:`wait`.  It is the only owner of the checkpoint: an
+    evaluator only computes outcomes.
+    """
+
+    #: How many trials may be in flight at once.
+    capacity: int = 1
+
+    @abstractmethod
+    def submit(self, doc: dict) -> None:
+        """Start evaluating the trial document ``doc`` (state already RUNNING)."""
+
+    @abstractmethod
+    def wait(self) -> list[tuple[dict, Outcome]]:
+        """Block until at least one submitted trial finished; return those that did."""
+
+    def cancel_all(self) -> None:
+        """Stop every trial in flight (on Ctrl-C); their results are not wanted."""
+
+    def close(self) -> None:
+        """Release the evaluator's resources."""

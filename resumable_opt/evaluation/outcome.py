@@ -1,0 +1,72 @@
+"""Running one trial's objective and turning whatever happens into an outcome.
+
+This is the one place that decides what counts as a failed evaluation; every
+evaluator (in process, worker processes, Dask) calls :func:`evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, base
+from hyperopt.utils import coarse_utcnow
+
+
+@dataclass
+class Outcome:
+    """What became of one evaluation, ready to be written into its trial."""
+
+    #: hyperopt's job state: JOB_STATE_DONE, or JOB_STATE_ERROR for a failure.
+    state: int
+    result: dict
+    #: Keys added to the trial's ``misc``: ``error`` as hyperopt writes it
+    #: (type, message) and the ``traceback`` text, for failures.
+    misc_update: dict = field(default_factory=dict)
+    finished_at: Any = None
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.state == JOB_STATE_ERROR
+
+
+def failure(kind: str, message: str, details: str = "", duration: float = 0.0) -> Outcome:
+    """A failed evaluation, recorded the way hyperopt records a caught exception."""
+    return Outcome(
+        JOB_STATE_ERROR,
+        {"status": "fail", "failure": f"{kind}: {message}"},
+        {"error": (kind, message), "traceback": details or f"{kind}: {message}"},
+        coarse_utcnow(),
+        duration,
+    )
+
+
+def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outcome:
+    """Evaluate the trial ``doc`` in this process; never raises for the objective's faults.
+
+    An exception, ``sys.exit()``, a result that is not a number or a valid
+    result dict, and a NaN loss all become failed outcomes that keep the
+    reason (and the traceback).  Only a stop request (our interrupt, which is
+    a ``BaseException``) passes through.
+    """
+    spec = base.spec_from_misc(doc["misc"])
+    ctrl = base.Ctrl(trials, current_trial=doc)
+    started = time.perf_counter()
+    try:
+        result = domain.evaluate(spec, ctrl)
+    except (Exception, SystemExit) as exc:
+        name = type(exc).__name__
+        message = str(exc) or repr(exc)
+        if isinstance(exc, SystemExit):
+            message = f"the objective called sys.exit({exc.code!r})"
+        elif isinstance(exc, TypeError) and "NoneType" in message:
+            message += " (did the objective forget to return its loss?)"
+        return failure(name, message, traceback.format_exc(), time.perf_counter() - started)
+    duration = time.perf_counter() - started
+    if result.get("status") == STATUS_OK and math.isnan(result["loss"]):
+        return failure("InvalidLoss", "the objective returned a NaN loss", duration=duration)
+    return Outcome(JOB_STATE_DONE, result, {}, coarse_utcnow(), duration)

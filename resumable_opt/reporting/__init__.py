@@ -1,0 +1,1 @@
+"""What the user sees: progress while running, the best-so-far file, summaries."""

@@ -1,0 +1,341 @@
+"""One run of a search on a checkpoint: the runner's loop.
+
+The loop, per trial::
+
+    ask hyperopt's algorithm for one point      (interruptible)
+    journal: asked + started                    (one write, no fsync)
+    evaluate it                                 (interruptible)
+    journal: finished                           (one write + fsync)
+    best-so-far file, if it improved; progress line
+
+so a finished evaluation is on disk before the next point is asked for.  The
+"asked" record holds the random state after the draw, which is how a resumed
+search continues the very same sequence of points.  A point that was asked
+and not finished when the run stopped is evaluated again, first, with the
+same parameters; one whose evaluation killed the whole process too many times
+is recorded as failed instead (a "poison" trial).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from hyperopt import JOB_STATE_NEW, base
+from hyperopt.utils import coarse_utcnow
+
+from ..checkpoint import journal
+from ..checkpoint.journal import RunRecord, SearchData
+from ..checkpoint.store import CheckpointStore
+from ..errors import ObjectiveAlwaysFails, SearchInterrupted
+from ..evaluation import Evaluator, Outcome, failure
+from ..reporting.best_file import best_record, write_best_file
+from ..reporting.progress import Progress, format_loss, format_params, resume_command
+from ..space import active_values, decode
+from ..trials import add_to_valid, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
+from .interrupts import Interrupt, InterruptGuard
+
+
+@dataclass
+class RunOptions:
+    """How long a run goes on, and how it treats failures."""
+
+    max_evals: int
+    timeout: float | None = None
+    loss_threshold: float | None = None
+    early_stop_fn: Callable | None = None
+    #: Evaluations of one trial that may kill the process before it is failed.
+    max_attempts: int = 3
+    #: Stop when the first this-many trials of a search all failed (None: never).
+    stop_after_initial_failures: int | None = 3
+    progress: bool = True
+
+
+def rng_from_state(state: dict) -> np.random.Generator:
+    """Rebuild a numpy Generator, whatever its bit generator, from its state."""
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+class Run:
+    """Runs a search until its budget, a stop condition or a signal; see module doc."""
+
+    def __init__(
+        self,
+        path: Path,
+        data: SearchData,
+        store: CheckpointStore,
+        domain: base.Domain,
+        algo: Callable,
+        rng: np.random.Generator,
+        options: RunOptions,
+        make_evaluator: Callable[[base.Domain, base.Trials], Evaluator],
+        torn_bytes: int = 0,
+    ) -> None:
+        self.path = path
+        self.data = data
+        self.store = store
+        self.domain = domain
+        self.algo = algo
+        self.rng = rng
+        self.options = options
+        # data.docs is also trials._dynamic_trials: one copy of the history.
+        self.trials = trials_from_docs(data.docs)
+        self.docs_by_tid = data.doc_index()
+        self.evaluator = make_evaluator(domain, self.trials)
+        self.torn_bytes = torn_bytes
+        self.guard = InterruptGuard()
+        self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
+        self.n_finished = sum(1 for doc in data.docs if not is_pending(doc))
+        self.best_doc = self._find_best()
+        self.started = time.monotonic()
+        self.in_flight: dict[int, dict] = {}
+        self.poisoned: list[dict] = []
+        self.run_recorded = False
+        self.progress: Progress | None = None
+        # A search that early_stop_fn ended stays ended while it is given.
+        carried_over = data.stopped_because == EARLY_STOPPED and options.early_stop_fn is not None
+        self.stopped_because: str | None = EARLY_STOPPED if carried_over else None
+
+    # -- the loop ----------------------------------------------------------
+
+    def execute(self) -> str:
+        """Run, and return how the run ended.  Raises SearchInterrupted on a stop signal."""
+        with self.guard:
+            try:
+                with self.guard.critical():
+                    pending = self._begin()
+                self.progress = Progress(self.options.progress, self.options.max_evals, self.n_finished)
+                self._announce(pending)
+                outcome = self._loop(pending)
+            except Interrupt as stop:
+                self._end(f"interrupted by {stop.signal_name}")
+                self._report_interrupted()
+                raise SearchInterrupted(stop.signum) from None
+            except BaseException as exc:
+                self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
+                raise
+            self._end(outcome)
+            return outcome
+
+    def _loop(self, pending: list[dict]) -> str:
+        while True:
+            while len(self.in_flight) < self.evaluator.capacity:
+                doc = pending.pop(0) if pending else self._ask_if_allowed()
+                if doc is None:
+                    break
+                self.evaluator.submit(doc)
+                self.in_flight[doc["tid"]] = doc
+            if not self.in_flight:
+                return self._why_no_more()
+            for doc, outcome in self.evaluator.wait():
+                del self.in_flight[doc["tid"]]
+                self._record(doc, outcome)
+
+    def _ask_if_allowed(self) -> dict | None:
+        """Ask the algorithm for the next point, unless a stop condition holds."""
+        if self.stopped_because or len(self.data.docs) >= self.options.max_evals:
+            return None
+        if self.options.timeout is not None and time.monotonic() - self.started >= self.options.timeout:
+            return None
+        threshold = self.options.loss_threshold
+        if threshold is not None and self.best_loss is not None and self.best_loss < threshold:
+            self.stopped_because = "loss threshold reached"
+            return None
+        # The same calls, in the same order, as hyperopt.fmin's FMinIter.run.
+        new_ids = self.trials.new_trial_ids(1)
+        new_docs = self.algo(new_ids, self.domain, self.trials, self.rng.integers(2**31 - 1))
+        if not new_docs:
+            self.stopped_because = "the algorithm has no more points to try"
+            return None
+        new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
+        tids = [doc["tid"] for doc in new_docs]
+        with self.guard.critical():
+            self._commit([(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())])
+            add_to_valid(self.trials, new_docs)
+        return new_docs[0]
+
+    def _commit(self, ops: list[tuple], durable: bool = False) -> None:
+        """Apply journal operations to the search in memory and append them to the file.
+
+        Every change of the search goes through here (or through a snapshot),
+        so what is in memory is what a replay of the file gives.
+        """
+        for op in ops:
+            journal.apply(self.data, op, self.docs_by_tid)
+        self.store.append(ops, durable)
+
+    def _record(self, doc: dict, outcome: Outcome) -> None:
+        """Write a finished evaluation into its trial and make it durable."""
+        with self.guard.critical():
+            finished = [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+            journal.apply(self.data, tuple(finished), self.docs_by_tid)
+            if outcome.failed:
+                drop_from_valid(self.trials, doc)
+            self.n_finished += 1
+            new_best = self._update_best(doc)
+            if self.options.early_stop_fn is not None:
+                # hyperopt's early_stop_fn sees the trials with this one finished;
+                # the state it returns is saved in the same record.
+                stop, args = self.options.early_stop_fn(self.trials, *self.data.early_stop_args)
+                finished[-1] = self.data.early_stop_args = list(args)
+                if stop:
+                    self.stopped_because = EARLY_STOPPED
+            self.store.append([tuple(finished)], durable=True)
+            if self.store.compaction_due():
+                self.store.write_snapshot(self.data)
+            if new_best:
+                self._write_best_file()
+        self._report(doc, outcome, new_best)
+        self._stop_if_always_failing(doc)
+
+    # -- beginning and end of a run --------------------------------------
+
+    def _begin(self) -> list[dict]:
+        """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
+        self.store.remove_stale_temporaries()
+        pending = [doc for doc in self.data.docs if is_pending(doc)]
+        poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
+        for doc in poisoned:
+            attempts = self.data.attempts[doc["tid"]]
+            outcome = failure(
+                "ProcessDied",
+                f"the process died while evaluating this trial {attempts} times "
+                "(a crash, os._exit or the out-of-memory killer?); recorded as failed so the search can go on",
+            )
+            finished = (journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args)
+            journal.apply(self.data, finished, self.docs_by_tid)
+            drop_from_valid(self.trials, doc)
+            self.n_finished += 1
+        pending = [doc for doc in pending if doc not in poisoned]
+        for doc in pending:
+            doc["state"] = JOB_STATE_NEW  # it was running when its process stopped
+        run = RunRecord(
+            started=time.time(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            max_evals=self.options.max_evals,
+            n_done_at_start=self.n_finished,
+        )
+        journal.apply(self.data, (journal.RUN_STARTED, vars(run)), {})
+        self.run_recorded = True
+        self.store.write_snapshot(self.data)
+        if self.best_doc is not None:
+            self._write_best_file()
+        self.poisoned = poisoned
+        if pending:
+            self._commit([(journal.STARTED, [doc["tid"] for doc in pending], coarse_utcnow())])
+        return pending
+
+    def _end(self, outcome: str) -> None:
+        """Record how the run ended and fold the journal into one snapshot."""
+        self.evaluator.cancel_all()
+        with self.guard.critical():
+            self.guard._stopping = True
+            try:
+                released = [tid for tid, doc in self.in_flight.items() if is_pending(doc)]
+                if released:
+                    journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
+                stop_reason = self.stopped_because if outcome in _OUTCOMES_OF_A_STOP else None
+                if self.run_recorded:
+                    journal.apply(self.data, (journal.RUN_ENDED, time.time(), outcome, stop_reason), {})
+                    self.store.write_snapshot(self.data)
+            except Exception as exc:  # the run is failing already; keep the first error
+                print(f"resumable-opt: could not record the end of the run: {exc}", file=sys.stderr)
+            finally:
+                self.store.close()
+                self.evaluator.close()
+                if self.progress is not None:
+                    self.progress.close()
+
+    def _why_no_more(self) -> str:
+        if self.stopped_because:
+            return self.stopped_because
+        if len(self.data.docs) >= self.options.max_evals:
+            return "budget reached"
+        return "timeout"
+
+    # -- best so far ------------------------------------------------------
+
+    @property
+    def best_loss(self) -> float | None:
+        return None if self.best_doc is None else float(self.best_doc["result"]["loss"])
+
+    def _find_best(self) -> dict | None:
+        best = None
+        for doc in self.data.docs:
+            if is_ok(doc) and (best is None or float(doc["result"]["loss"]) < float(best["result"]["loss"])):
+                best = doc
+        return best
+
+    def _update_best(self, doc: dict) -> bool:
+        if not is_ok(doc):
+            return False
+        self.n_ok += 1
+        if self.best_doc is None or float(doc["result"]["loss"]) < self.best_loss:
+            self.best_doc = doc
+            return True
+        return False
+
+    def decoded(self, doc: dict) -> Any:
+        try:
+            return decode(self.domain.expr, doc["misc"]["vals"])
+        except Exception:  # a point that does not decode is still shown raw
+            return active_values(doc["misc"]["vals"])
+
+    def _write_best_file(self) -> None:
+        doc = self.best_doc
+        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
+        write_best_file(self.path, record)
+
+    # -- what the user sees ---------------------------------------------
+
+    def _announce(self, pending: list[dict]) -> None:
+        if self.torn_bytes:
+            self.progress.say(
+                f"Note: dropped {self.torn_bytes} bytes of an unfinished write at the end of {self.path} "
+                "(the run before was killed while saving); every completed trial is kept."
+            )
+        for doc in self.poisoned:
+            self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
+        if self.n_finished or pending:
+            n_failed = self.n_finished - self.n_ok
+            best = self.decoded(self.best_doc) if self.best_doc is not None else None
+            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending))
+
+    def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
+        if not self.options.progress:
+            return
+        reason = outcome.result.get("failure") if outcome.failed else None
+        if not outcome.failed and not is_ok(doc):
+            reason = f"status {doc['result'].get('status')!r}"
+        loss = doc["result"].get("loss") if reason is None else None
+        self.progress.trial_finished(
+            self.n_finished, doc["tid"], loss, reason, self.decoded(doc), outcome.duration, new_best, self.best_loss
+        )
+
+    def _stop_if_always_failing(self, doc: dict) -> None:
+        limit = self.options.stop_after_initial_failures
+        if limit and self.n_ok == 0 and self.n_finished >= limit and is_failed(doc):
+            raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
+
+    def _report_interrupted(self) -> None:
+        lines = [
+            "",
+            f"Stopped. {self.n_finished} trials are done and saved in {self.path}.",
+            f"Best loss so far: {format_loss(self.best_loss)}"
+            + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
+            f"To resume, run the same command again: {resume_command()}",
+        ]
+        print("\n".join(lines), file=sys.stderr)
+
+
+EARLY_STOPPED = "early_stop_fn asked to stop"
+_OUTCOMES_OF_A_STOP = {"loss threshold reached", EARLY_STOPPED, "the algorithm has no more points to try"}

@@ -1,0 +1,151 @@
+"""A read-only view of a search, as ``resumable_opt.load`` returns it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+from hyperopt import Trials
+
+from .checkpoint.journal import RunRecord, SearchData
+from .checkpoint.lock import running_owner
+from .checkpoint.store import read_checkpoint
+from .space import active_values, decode
+from .trials import is_ok, is_pending, trials_from_docs
+
+
+class SearchState:
+    """A snapshot of a search: its trials, its best point, its runs.
+
+    Reading a checkpoint never blocks or disturbs a run that is writing it;
+    the snapshot shows the search as it was when it was read.  ``trials`` is
+    a real ``hyperopt.Trials``, so hyperopt's own tools work on it.
+    """
+
+    def __init__(self, path: Path, data: SearchData, running: dict | None = None, torn_bytes: int = 0) -> None:
+        self.path = Path(path)
+        self._data = data
+        #: The owner note (pid, host, since) of the run going on now, or None.
+        self.running = running
+        #: Bytes of an unfinished write at the end of the file that were ignored.
+        self.torn_bytes = torn_bytes
+        self.trials: Trials = trials_from_docs(list(data.docs))
+        ok = [doc for doc in data.docs if is_ok(doc)]
+        self.best_trial: dict | None = None
+        for doc in ok:  # the first of equal losses, as hyperopt's best_trial
+            if self.best_trial is None or float(doc["result"]["loss"]) < float(self.best_trial["result"]["loss"]):
+                self.best_trial = doc
+        self.n_trials = len(data.docs)
+        self.n_pending = sum(1 for doc in data.docs if is_pending(doc))
+        self.n_finished = self.n_trials - self.n_pending
+        self.n_ok = len(ok)
+        self.n_failed = self.n_finished - self.n_ok
+
+    # -- what the search is ---------------------------------------------
+
+    @property
+    def meta(self) -> dict:
+        return self._data.meta
+
+    @property
+    def seed(self) -> int | None:
+        return self.meta.get("seed")
+
+    @property
+    def created(self) -> float:
+        return self.meta["created"]
+
+    @property
+    def algo_name(self) -> str:
+        return self.meta.get("algo_name", "?")
+
+    @property
+    def objective_name(self) -> str:
+        return self.meta.get("objective_name", "?")
+
+    @property
+    def runs(self) -> list[RunRecord]:
+        return list(self._data.runs)
+
+    @property
+    def max_evals(self) -> int | None:
+        """The budget of the latest run (all evaluations across runs)."""
+        return self._data.runs[-1].max_evals if self._data.runs else None
+
+    @property
+    def stopped_because(self) -> str | None:
+        """Why the search stopped before its budget (early stop, loss threshold), if it did."""
+        return self._data.stopped_because
+
+    @property
+    def attempts(self) -> dict[int, int]:
+        """Evaluations started and never finished, by trial id (crashes)."""
+        return dict(self._data.attempts)
+
+    @cached_property
+    def space(self) -> Any:
+        """The search space, unpickled from the checkpoint."""
+        return cloudpickle.loads(self.meta["space"])
+
+    @cached_property
+    def objective(self) -> Any:
+        """The objective, unpickled from the checkpoint (None if it could not be stored)."""
+        blob = self.meta.get("objective")
+        return None if blob is None else cloudpickle.loads(blob)
+
+    @cached_property
+    def algo(self) -> Any:
+        return cloudpickle.loads(self.meta["algo"])
+
+    @property
+    def rng_state(self) -> dict | None:
+        return self._data.rng_state
+
+    # -- the best point ---------------------------------------------------
+
+    @property
+    def best_loss(self) -> float | None:
+        return None if self.best_trial is None else float(self.best_trial["result"]["loss"])
+
+    @property
+    def argmin(self) -> dict | None:
+        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes)."""
+        return None if self.best_trial is None else active_values(self.best_trial["misc"]["vals"])
+
+    @cached_property
+    def best(self) -> Any:
+        """The best point decoded as ``hyperopt.space_eval`` decodes it (real values)."""
+        return None if self.best_trial is None else decode(self.space, self.best_trial["misc"]["vals"])
+
+    def decoded(self, doc: dict) -> Any:
+        """Any trial's point, decoded."""
+        return decode(self.space, doc["misc"]["vals"])
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall time spent in runs (a run still going counts up to its last record)."""
+        total = 0.0
+        for run in self._data.runs:
+            if run.ended is not None:
+                total += run.ended - run.started
+        return total
+
+    def __repr__(self) -> str:
+        from .reporting.summary import summary_text
+
+        return summary_text(self)
+
+
+def load(path: str | Path) -> SearchState:
+    """Read a checkpoint into a :class:`SearchState`, at any time.
+
+    Safe while a run is going on: the file is read once, without the lock,
+    and an append that is being written at that moment is simply not seen.
+    Raises a :class:`~resumable_opt.errors.CheckpointError` subclass naming
+    the file when it is missing, damaged or not a checkpoint.
+    """
+    path = Path(path)
+    loaded = read_checkpoint(path)
+    return SearchState(path, loaded.data, running_owner(path), loaded.torn_bytes)

@@ -1,0 +1,57 @@
+"""hyperopt ``Trials`` kept in step with the checkpoint, without rescans.
+
+``hyperopt.fmin`` calls ``Trials.refresh()``, which rebuilds the list of
+valid trials from scratch, several times per evaluation: O(n) work per trial.
+The runner instead updates the same lists in place as trials are added and
+finish.  The result is the same ``Trials`` object fmin would hold.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hyperopt import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, STATUS_OK, Trials
+
+
+def trials_from_docs(docs: list[dict]) -> Trials:
+    """A real ``hyperopt.Trials`` over ``docs`` (the list itself, not a copy)."""
+    trials = Trials()
+    trials._dynamic_trials = docs
+    trials._ids.update(doc["tid"] for doc in docs)
+    trials.refresh()
+    return trials
+
+
+def add_to_valid(trials: Trials, docs: list[dict]) -> None:
+    """Show documents just appended to ``trials._dynamic_trials`` as ``refresh`` would."""
+    trials._trials.extend(docs)
+    trials._ids.update(doc["tid"] for doc in docs)
+
+
+def drop_from_valid(trials: Trials, doc: dict) -> None:
+    """A trial that ended in error leaves ``trials.trials``, as ``refresh`` would do."""
+    valid = trials._trials
+    for index in range(len(valid) - 1, -1, -1):  # it is almost always the newest
+        if valid[index] is doc:
+            del valid[index]
+            return
+
+
+def is_pending(doc: dict) -> bool:
+    """Asked and not finished: new, or running when its process stopped."""
+    return doc["state"] in (JOB_STATE_NEW, JOB_STATE_RUNNING)
+
+
+def is_ok(doc: dict) -> bool:
+    """A trial with a usable loss, as hyperopt's ``best_trial`` counts them."""
+    result = doc["result"]
+    return (
+        doc["state"] != JOB_STATE_ERROR
+        and result.get("status") == STATUS_OK
+        and not math.isnan(float(result["loss"]))
+    )
+
+
+def is_failed(doc: dict) -> bool:
+    """Finished without a usable loss (an error, a bad result, a ``fail`` status)."""
+    return not is_pending(doc) and not is_ok(doc)

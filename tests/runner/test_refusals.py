@@ -1,0 +1,106 @@
+"""Guarantees 4, 8 and 9: one runner per checkpoint; refusals that protect the history."""
+
+import os
+import signal
+import socket
+import time
+import warnings
+
+import pytest
+from hyperopt import hp
+
+import resumable_opt
+from conftest import run_search
+from searches import SPACES, loss_of
+
+
+def test_second_runner_is_refused_with_who_holds_it(tmp_path, ckpt, start_search):
+    log = tmp_path / "calls.jsonl"
+    first = start_search(ckpt, 50, "--delay", "0.2", "--log", log)
+    first.wait_for_log_lines(log, 1)
+    started = time.monotonic()
+    with pytest.raises(resumable_opt.CheckpointLocked) as refused:
+        resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 50, seed=7, progress=False)
+    assert time.monotonic() - started < 1.0
+    message = str(refused.value)
+    assert f"pid {first.proc.pid}" in message and socket.gethostname() in message and "since" in message
+    running = resumable_opt.load(ckpt).running
+    assert running and running["pid"] == first.proc.pid
+
+
+def test_a_killed_runner_leaves_no_blocking_lock(tmp_path, ckpt, start_search):
+    log = tmp_path / "calls.jsonl"
+    first = start_search(ckpt, 50, "--delay", "0.2", "--log", log)
+    first.wait_for_log_lines(log, 2)
+    first.send(signal.SIGKILL)
+    first.finish()
+    assert resumable_opt.load(ckpt).running is None
+    state = resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 3, seed=7, progress=False)
+    assert state.n_finished == 3
+
+
+def test_changed_space_is_refused_and_nothing_is_written(tmp_path, ckpt):
+    assert run_search(ckpt, 4, "--quiet").returncode == 0
+    before = ckpt.read_bytes()
+    with pytest.raises(resumable_opt.SpaceMismatch) as refused:
+        resumable_opt.minimize(loss_of, SPACES["mixed_wider"](), ckpt, 8, seed=7, progress=False)
+    assert "'x': uniform(-5, 5) -> uniform(-10, 5)" in str(refused.value)
+    assert ckpt.read_bytes() == before
+
+
+def test_same_space_rebuilt_is_accepted(ckpt):
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 2, seed=7, progress=False)
+    assert resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 4, seed=7, progress=False).n_finished == 4
+
+
+@pytest.mark.parametrize("damage", ["flip", "garbage", "empty", "folder"])
+def test_damaged_checkpoint_is_refused_never_restarted(tmp_path, ckpt, damage):
+    assert run_search(ckpt, 4, "--quiet").returncode == 0
+    if damage == "flip":
+        data = bytearray(ckpt.read_bytes())
+        data[40] ^= 0x10
+        ckpt.write_bytes(bytes(data))
+    elif damage == "garbage":
+        ckpt.write_bytes(os.urandom(500))
+    elif damage == "empty":
+        ckpt.write_bytes(b"")
+    else:
+        ckpt.unlink()
+        ckpt.mkdir()
+    before = ckpt.read_bytes() if ckpt.is_file() else None
+    with pytest.raises(resumable_opt.CheckpointError) as refused:
+        resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 8, seed=7, progress=False)
+    assert str(ckpt) in str(refused.value)
+    if before is not None:
+        assert ckpt.read_bytes() == before
+    with pytest.raises(resumable_opt.CheckpointError):
+        resumable_opt.load(ckpt)
+
+
+def test_other_seed_is_refused(ckpt):
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 2, seed=7, progress=False)
+    with pytest.raises(resumable_opt.SeedMismatch):
+        resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 4, seed=8, progress=False)
+
+
+def test_no_seed_draws_one_and_records_it(ckpt):
+    state = resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 3, progress=False)
+    assert isinstance(state.seed, int)
+
+
+def test_unpicklable_objective_warns_and_stores_the_rest(ckpt):
+    import threading
+
+    lock = threading.Lock()
+
+    def objective(params):
+        with lock:
+            return params["x"] ** 2
+
+    with pytest.warns(UserWarning, match="cannot be pickled"):
+        resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, ckpt, 3, seed=1, progress=False)
+    state = resumable_opt.load(ckpt)
+    assert state.objective is None and state.n_finished == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, ckpt, 5, progress=False).n_finished == 5

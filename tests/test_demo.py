@@ -1,0 +1,25 @@
+"""The demo: the README's main command."""
+
+import signal
+import subprocess
+import sys
+import time
+
+
+def demo(cwd, *args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "resumable_opt", "demo", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_demo_runs_is_interrupted_and_resumes(tmp_path):
+    first = demo(tmp_path, "--max-evals", "12", "--delay", "0.2")
+    time.sleep(2.5)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 130 and "Traceback" not in err
+
+    second = demo(tmp_path, "--max-evals", "12", "--delay", "0.01")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "Resuming checkpoints/demo.ckpt" in err
+    assert "learning_rate = 0.1" in out  # decoded, not the index 1
+    assert (tmp_path / "checkpoints" / "demo.best.json").exists()
