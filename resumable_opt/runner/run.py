@@ -55,6 +55,9 @@ class RunOptions:
     #: Stop when the first this-many trials of a search all failed (None: never).
     stop_after_initial_failures: int | None = 3
     progress: bool = True
+    #: False: an exception raised by the objective is recorded (durably), then
+    #: raised from the run, as ``hyperopt.fmin(catch_eval_exceptions=False)`` does.
+    catch_eval_exceptions: bool = True
 
 
 def rng_from_state(state: dict) -> np.random.Generator:
@@ -78,6 +81,7 @@ class Run:
         options: RunOptions,
         make_evaluator: Callable[[base.Domain, base.Trials], Evaluator],
         torn_bytes: int = 0,
+        trials: base.Trials | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -86,8 +90,9 @@ class Run:
         self.algo = algo
         self.rng = rng
         self.options = options
-        # data.docs is also trials._dynamic_trials: one copy of the history.
-        self.trials = trials_from_docs(data.docs)
+        # data.docs is also trials._dynamic_trials: one copy of the history
+        # (in the caller's Trials object when one is given, as fmin's users expect).
+        self.trials = trials_from_docs(data.docs, into=trials)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
         self.torn_bytes = torn_bytes
@@ -194,6 +199,8 @@ class Run:
             if new_best:
                 self._write_best_file()
         self._report(doc, outcome, new_best)
+        if outcome.exception is not None and not self.options.catch_eval_exceptions:
+            raise outcome.exception
         self._stop_if_always_failing(doc)
 
     # -- beginning and end of a run --------------------------------------
