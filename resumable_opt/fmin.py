@@ -139,6 +139,9 @@ def fmin(
     if max_queue_len != 1:
         warnings.warn("max_queue_len is not used with checkpoint=: points are asked for one at a time", UserWarning, stacklevel=2)
 
+    if points_to_evaluate is not None and trials is None and max_evals != sys.maxsize:
+        # hyperopt.fmin evaluates the points on top of max_evals new ones (its docstring says so)
+        max_evals += len(points_to_evaluate)
     first_trials: list[dict] = []
     if not checkpoint.exists():
         first_trials = _first_trials(space, trials, points_to_evaluate, trials_save_file)
