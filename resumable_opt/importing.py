@@ -14,7 +14,9 @@ trial is wrong and how, before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +31,7 @@ from .checkpoint.store import CheckpointStore, read_checkpoint
 from .errors import CheckpointError, ResumableOptError
 from .runner.minimize import new_search
 from .search_state import SearchState
-from .space import decode, parameters
+from .space import active_values, decode, parameters, to_jsonable
 from .trials import trials_from_docs
 
 
@@ -72,30 +74,31 @@ def check_fits(docs: list[dict], space: Any, source: str, all_labels_used: bool 
     labels = set(parameters(space))
     used: set[str] = set()
     for doc in docs:
-        vals = doc["misc"]["vals"]
-        unknown = sorted(vals.keys() - labels)
+        unknown = sorted(doc["misc"]["vals"].keys() - labels)
         if unknown:
             raise TrialsDontFit(
                 f"{source}: trial {doc['tid']} has label(s) {', '.join(map(repr, unknown))}, which the space "
                 f"does not have (its labels: {', '.join(sorted(labels))}); give the space the trials were made with"
             )
-        used.update(vals)
-        if doc["state"] == JOB_STATE_ERROR:
-            continue  # a failed trial's point may be the very reason it failed
-        try:
-            decode(space, vals)
-        except Exception as exc:
-            given = {label: values[0] for label, values in vals.items() if values}
-            raise TrialsDontFit(
-                f"{source}: trial {doc['tid']} ({given}) does not fit the space ({type(exc).__name__}: {exc}); "
-                "give a value for each label the point uses, choices as indexes"
-            ) from None
+        used.update(doc["misc"]["vals"])
     missing = sorted(labels - used)
     if all_labels_used and docs and missing:
         raise TrialsDontFit(
             f"{source}: no trial has the label(s) {', '.join(map(repr, missing))} of the space; the trials "
             "were made with another space: give the space they were made with"
         )
+    for doc in docs:
+        if doc["state"] == JOB_STATE_ERROR:
+            continue  # a failed trial's point may be the very reason it failed
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # pyll prints the failing node
+                decode(space, doc["misc"]["vals"])
+        except Exception as exc:
+            given = to_jsonable(active_values(doc["misc"]["vals"]))
+            raise TrialsDontFit(
+                f"{source}: trial {doc['tid']} ({given}) does not fit the space ({type(exc).__name__}: {exc}); "
+                "give a value for each label the point uses, choices as indexes"
+            ) from None
 
 
 def trial_documents(trials: Trials, space: Any, source: str) -> list[dict]:

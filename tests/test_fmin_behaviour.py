@@ -262,3 +262,15 @@ def test_no_warning_in_the_plain_case():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         resumable_opt.fmin(loss, space(), tpe.suggest, 2, show_progressbar=False)
+
+
+def test_a_filled_trials_object_starts_a_new_checkpoint_as_history(tmp_path):
+    """A script that kept a Trials from an earlier hyperopt.fmin call switches without losing it."""
+    results = []
+    for minimise, extra in ((fmin, {}), (resumable_opt.fmin, {"checkpoint": tmp_path / "h.ckpt"})):
+        trials = Trials()
+        fmin(loss, space(), rand.suggest, 5, trials=trials, rstate=np.random.default_rng(6), show_progressbar=False)
+        argmin = minimise(loss, space(), tpe.suggest, 12, trials=trials, rstate=np.random.default_rng(7), show_progressbar=False, **extra)
+        results.append((argmin, history(trials)))
+    assert results[0] == results[1]
+    assert history(resumable_opt.load(tmp_path / "h.ckpt").trials) == results[0][1]
