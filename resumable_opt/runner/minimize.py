@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Callable
 
 import cloudpickle
