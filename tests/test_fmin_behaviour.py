@@ -274,3 +274,22 @@ def test_a_filled_trials_object_starts_a_new_checkpoint_as_history(tmp_path):
         results.append((argmin, history(trials)))
     assert results[0] == results[1]
     assert history(resumable_opt.load(tmp_path / "h.ckpt").trials) == results[0][1]
+
+
+def test_same_parameters_and_defaults_as_hyperopt_fmin_plus_checkpoint():
+    import inspect
+
+    ours = inspect.signature(resumable_opt.fmin).parameters
+    theirs = inspect.signature(fmin).parameters
+    assert list(ours) == [*theirs, "checkpoint"]
+    assert all(ours[name].default == theirs[name].default for name in theirs)
+    assert ours["checkpoint"].default is None
+
+
+@pytest.mark.parametrize("quiet", [{"show_progressbar": False}, {"verbose": False}])
+def test_progress_off_is_silent(tmp_path, capfd, quiet):
+    resumable_opt.fmin(loss, space(), tpe.suggest, 4, rstate=np.random.default_rng(1), checkpoint=tmp_path / "q.ckpt", **quiet)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    resumable_opt.fmin(loss, space(), tpe.suggest, 6, rstate=np.random.default_rng(1), checkpoint=tmp_path / "q.ckpt")
+    assert "trial 6/6" in capfd.readouterr().err  # and on by default, as hyperopt's bar is
