@@ -180,6 +180,17 @@ def test_points_to_evaluate(checkpoint):
         assert history(resumable_opt.load(checkpoint).trials) == history(hyperopts(12))
 
 
+def test_points_to_evaluate_with_early_stop(checkpoint):
+    """hyperopt calls early_stop_fn once the given points are all evaluated (it reads the last trial's loss)."""
+    points = [{"x": 1.0, "c": 0}, {"x": 2.0, "c": 0}, {"x": 0.5, "c": 1}]
+    theirs = generate_trials_to_calculate(points)
+    fmin(loss, space(), tpe.suggest, 20, trials=theirs, rstate=np.random.default_rng(1), early_stop_fn=no_progress_loss(2), show_progressbar=False)
+    argmin = resumable_opt.fmin(loss, space(), tpe.suggest, 17, points_to_evaluate=points, rstate=np.random.default_rng(1), early_stop_fn=no_progress_loss(2), show_progressbar=False, checkpoint=checkpoint)
+    assert argmin == theirs.argmin and len(theirs) < 20
+    if checkpoint:
+        assert history(resumable_opt.load(checkpoint).trials) == history(theirs)
+
+
 def test_a_trials_object_passed_in_and_reused(checkpoint):
     results = []
     for minimise, extra in ((fmin, {}), (resumable_opt.fmin, {"checkpoint": checkpoint})):

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from hyperopt import Trials, fmin, hp, tpe
+from hyperopt.early_stop import no_progress_loss
 
 import resumable_opt
 from resumable_opt.importing import TrialsDontFit
@@ -142,7 +143,7 @@ def test_added_points_are_evaluated_first_when_the_search_goes_on(tmp_path):
         seen.append(params)
         return loss_of(params)
 
-    resumable_opt.fmin(objective, SPACES["mixed"](), tpe.suggest, 10, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+    resumable_opt.fmin(objective, SPACES["mixed"](), tpe.suggest, 10, rstate=np.random.default_rng(1), show_progressbar=False, early_stop_fn=no_progress_loss(5), checkpoint=ckpt)
     assert seen[:2] == [{"x": 1.0, "y": 1.0, "kind": "linear"}, {"x": 0.5, "y": 2.0, "kind": {"name": "poly", "degree": 3}}]
     assert len(seen) == 4 and resumable_opt.load(ckpt).best_loss == 0.0  # x=1, y=1, linear is the optimum
 

@@ -102,6 +102,8 @@ class Run:
         self.best_doc = self._find_best()
         self.started = time.monotonic()
         self.in_flight: dict[int, dict] = {}
+        #: Trials that were waiting to be evaluated when this run started.
+        self.unfinished_at_start: set[int] = set()
         self.poisoned: list[dict] = []
         self.run_recorded = False
         self.progress: Progress | None = None
@@ -117,6 +119,7 @@ class Run:
             try:
                 with self.guard.critical():
                     pending = self._begin()
+                self.unfinished_at_start = {doc["tid"] for doc in pending}
                 self.progress = Progress(self.options.progress, self.options.max_evals, self.n_finished)
                 self._announce(pending)
                 outcome = self._loop(pending)
@@ -186,9 +189,12 @@ class Run:
                 drop_from_valid(self.trials, doc)
             self.n_finished += 1
             new_best = self._update_best(doc)
-            if self.options.early_stop_fn is not None:
-                # hyperopt's early_stop_fn sees the trials with this one finished;
-                # the state it returns is saved in the same record.
+            self.unfinished_at_start.discard(doc["tid"])
+            if self.options.early_stop_fn is not None and not self.unfinished_at_start:
+                # hyperopt's early_stop_fn sees the trials with this one finished,
+                # and, like fmin, only once the trials a run starts with (given
+                # points, interrupted ones) are all done: it reads the last trial's loss.
+                # The state it returns is saved in the same record.
                 stop, args = self.options.early_stop_fn(self.trials, *self.data.early_stop_args)
                 finished[-1] = self.data.early_stop_args = list(args)
                 if stop:
