@@ -21,6 +21,8 @@ from .errors import (  # noqa: E402
     SpaceMismatch,
 )
 from .runner import minimize  # noqa: E402
+from .fmin import fmin  # noqa: E402
+from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 
 __all__ = [
@@ -36,7 +38,11 @@ __all__ = [
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
+    "TrialsDontFit",
     "__version__",
+    "add_points",
+    "fmin",
+    "import_trials",
     "load",
     "minimize",
 ]

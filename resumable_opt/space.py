@@ -28,14 +28,20 @@ def parameters(space: Any) -> dict[str, str]:
     """Each hyperparameter label with a one-line description of its distribution.
 
     ``hp.choice("lr", [1.0, 0.1])`` is sampled as ``randint(2)``, so its
-    options are listed too: changing an option is a change of the space.
+    options are listed too: changing an option is a change of the space; so
+    are the probabilities of an ``hp.pchoice``.
     """
     described: dict[str, str] = {}
     for node in pyll.dfs(pyll.as_apply(space)):
         if node.name == "switch" and node.pos_args[0].name == "hyperopt_param":
             label = node.pos_args[0].arg["label"].obj
-            options = ", ".join(_short(option) for option in node.pos_args[1:])
-            described[label] = f"choice of [{options}]"
+            options = [_short(option) for option in node.pos_args[1:]]
+            sampler = node.pos_args[0].arg["obj"]
+            if sampler.name == "categorical":  # hp.pchoice: each option with its probability
+                weights = [_short(weight) for weight in sampler.pos_args[0].pos_args]
+                described[label] = f"pchoice of [{', '.join(f'{w}: {o}' for w, o in zip(weights, options))}]"
+            else:
+                described[label] = f"choice of [{', '.join(options)}]"
         elif node.name == "hyperopt_param":
             label = node.arg["label"].obj
             described.setdefault(label, _short(node.arg["obj"]))
@@ -77,7 +83,11 @@ def differences(stored: dict, current: Any) -> list[str]:
         diff = difflib.unified_diff(
             stored["text"].splitlines(), now["text"].splitlines(), "checkpoint", "given", n=1, lineterm=""
         )
-        changed = [line.strip() for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        changed = [
+            line[0] + " " + line[1:].split(maxsplit=1)[-1].strip()  # without pyll's line number
+            for line in diff
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
         found.append("the structure differs: " + " ".join(changed[:12]))
     return found
 

@@ -13,11 +13,15 @@ import math
 from hyperopt import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, STATUS_OK, Trials
 
 
-def trials_from_docs(docs: list[dict]) -> Trials:
-    """A real ``hyperopt.Trials`` over ``docs`` (the list itself, not a copy)."""
-    trials = Trials()
+def trials_from_docs(docs: list[dict], into: Trials | None = None) -> Trials:
+    """A real ``hyperopt.Trials`` over ``docs`` (the list itself, not a copy).
+
+    With ``into``, that ``Trials`` object (a user's, passed to ``fmin``) is
+    made to hold exactly ``docs`` instead of a new one.
+    """
+    trials = Trials() if into is None else into
     trials._dynamic_trials = docs
-    trials._ids.update(doc["tid"] for doc in docs)
+    trials._ids = {doc["tid"] for doc in docs}
     trials.refresh()
     return trials
 

@@ -28,10 +28,18 @@ class Outcome:
     misc_update: dict = field(default_factory=dict)
     finished_at: Any = None
     duration: float = 0.0
+    #: The exception the objective raised, for a caller that re-raises it
+    #: (``fmin(catch_eval_exceptions=False)``); never written to the checkpoint.
+    exception: BaseException | None = None
 
     @property
     def failed(self) -> bool:
         return self.state == JOB_STATE_ERROR
+
+    def __getstate__(self) -> dict:
+        # An outcome sent between processes leaves the exception behind: it may
+        # not pickle, and the reason is kept as text in misc anyway.
+        return {**self.__dict__, "exception": None}
 
 
 def failure(kind: str, message: str, details: str = "", duration: float = 0.0) -> Outcome:
@@ -65,7 +73,10 @@ def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outc
             message = f"the objective called sys.exit({exc.code!r})"
         elif isinstance(exc, TypeError) and "NoneType" in message:
             message += " (did the objective forget to return its loss?)"
-        return failure(name, message, traceback.format_exc(), time.perf_counter() - started)
+        outcome = failure(name, message, traceback.format_exc(), time.perf_counter() - started)
+        outcome.misc_update["error"] = (str(type(exc)), str(exc))  # exactly as hyperopt.fmin records it
+        outcome.exception = exc
+        return outcome
     duration = time.perf_counter() - started
     if result.get("status") == STATUS_OK and math.isnan(result["loss"]):
         return failure("InvalidLoss", "the objective returned a NaN loss", duration=duration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,20 +44,76 @@ def _pickle_objective(fn: Callable) -> bytes | None:
         return None
 
 
-def new_search(fn: Callable, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator) -> SearchData:
-    """The data of a search that has no trial yet."""
+def new_search(fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None) -> SearchData:
+    """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state)."""
     meta = {
         "created": time.time(),
         "seed": seed,
         "space": cloudpickle.dumps(space),
         "space_signature": signature(space),
-        "objective": _pickle_objective(fn),
-        "objective_name": callable_name(fn),
+        "objective": None if fn is None else _pickle_objective(fn),
+        "objective_name": "?" if fn is None else callable_name(fn),
         "algo": cloudpickle.dumps(algo),
         "algo_name": callable_name(algo),
         "versions": {"resumable_opt": __version__, "hyperopt": hyperopt.__version__},
     }
-    return SearchData(meta=meta, rng_state=rng.bit_generator.state)
+    meta["rng_state_at_start"] = None if rng is None else rng.bit_generator.state
+    return SearchData(meta=meta, rng_state=meta["rng_state_at_start"])
+
+
+def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[int | None, np.random.Generator]:
+    """The seed to record and the Generator a search starts from: ``rstate``, ``seed``, or a drawn seed."""
+    if rstate is not None:
+        return None, rstate
+    if seed is None:
+        seed = secrets.randbits(32)
+    return seed, np.random.default_rng(seed)
+
+
+def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None) -> np.random.Generator:
+    """The Generator a resumed search continues with: the checkpoint's random state.
+
+    A search made by ``import_trials`` without a seed has no random state yet:
+    its first run chooses it.  A given ``rstate`` must be the one the search
+    started with (or one already in step with it); it is then set to the
+    checkpoint's state, so the caller's Generator ends where fmin's would.
+    """
+    if data.rng_state is None:
+        seed, rng = _first_rng(seed, rstate)
+        data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
+        data.rng_state = rng.bit_generator.state
+        return rng
+    if seed is not None and data.meta.get("seed") not in (None, seed):
+        raise SeedMismatch(
+            f"{path}: this search was started with seed {data.meta['seed']}, not {seed}; "
+            "resume it with its own seed (or none), or start a new checkpoint"
+        )
+    if rstate is None:
+        return rng_from_state(data.rng_state)
+    at_start = data.meta.get("rng_state_at_start") or np.random.default_rng(data.meta["seed"]).bit_generator.state
+    if rstate.bit_generator.state not in (at_start, data.rng_state):
+        raise SeedMismatch(
+            f"{path}: the rstate given is not in the state this search started from; resume it with a "
+            "Generator made as the first time (e.g. the same numpy.random.default_rng(SEED)), or with "
+            "rstate=None, or start a new checkpoint"
+        )
+    rstate.bit_generator.state = data.rng_state
+    return rstate
+
+
+def _check_trials_belong(path: Path, data: SearchData, trials: base.Trials | None) -> None:
+    """A Trials object passed to a resumed search may only hold trials of that search."""
+    if trials is None:
+        return
+    stored = data.doc_index()
+    for doc in trials._dynamic_trials:
+        same = stored.get(doc["tid"])
+        if same is None or same["misc"]["vals"] != doc["misc"]["vals"]:
+            raise ResumableOptError(
+                f"{path}: the trials object passed in holds trial {doc['tid']}, which is not in this checkpoint. "
+                "Pass an empty hyperopt.Trials() (it is filled with the checkpoint's trials), or bring "
+                "those trials into a new checkpoint with resumable_opt.import_trials"
+            )
 
 
 def minimize(
@@ -99,10 +156,6 @@ def minimize(
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
-    base.validate_timeout(timeout)
-    base.validate_loss_threshold(loss_threshold)
-    path = Path(checkpoint)
-    path.parent.mkdir(parents=True, exist_ok=True)
     options = RunOptions(
         max_evals=int(max_evals),
         timeout=timeout,
@@ -112,6 +165,36 @@ def minimize(
         stop_after_initial_failures=stop_after_initial_failures,
         progress=progress,
     )
+    return run_search(fn, space, checkpoint, algo, options, seed=seed)
+
+
+def run_search(
+    fn: Callable | None,
+    space: Any,
+    checkpoint: str | Path,
+    algo: Callable,
+    options: RunOptions,
+    *,
+    seed: int | None = None,
+    rstate: np.random.Generator | None = None,
+    first_trials: Sequence[dict] = (),
+    trials: base.Trials | None = None,
+    pass_expr_memo_ctrl: bool | None = None,
+) -> SearchState:
+    """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
+
+    Beyond :func:`minimize`'s arguments: ``rstate``, a numpy Generator the
+    search draws from instead of one made from ``seed`` (as fmin's
+    ``rstate``); ``first_trials``, trial documents a *new* search starts with
+    (fmin's ``points_to_evaluate``, trials brought over from hyperopt), the
+    unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
+    holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
+    as for ``hyperopt.fmin``.
+    """
+    base.validate_timeout(options.timeout)
+    base.validate_loss_threshold(options.loss_threshold)
+    path = Path(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         torn_bytes = 0
         if path.exists() or path.is_symlink():
@@ -128,20 +211,15 @@ def minimize(
                 fn = stored.objective
                 if fn is None:
                     raise ResumableOptError(f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume")
-            if seed is not None and data.meta.get("seed") not in (None, seed):
-                raise SeedMismatch(
-                    f"{path}: this search was started with seed {data.meta['seed']}, not {seed}; "
-                    "resume it with its own seed (or none), or start a new checkpoint"
-                )
-            rng = rng_from_state(data.rng_state)
+            _check_trials_belong(path, data, trials)
+            rng = _resumed_rng(path, data, seed, rstate)
         else:
             if fn is None or space is None:
                 raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
-            if seed is None:
-                seed = secrets.randbits(32)
-            rng = np.random.default_rng(seed)
+            seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
-        domain = base.Domain(fn, space)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, InProcessEvaluator, torn_bytes)
+            data.docs.extend(first_trials)
+        domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, InProcessEvaluator, torn_bytes, trials)
         run.execute()
         return SearchState(path, data)

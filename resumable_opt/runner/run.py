@@ -55,6 +55,9 @@ class RunOptions:
     #: Stop when the first this-many trials of a search all failed (None: never).
     stop_after_initial_failures: int | None = 3
     progress: bool = True
+    #: False: an exception raised by the objective is recorded (durably), then
+    #: raised from the run, as ``hyperopt.fmin(catch_eval_exceptions=False)`` does.
+    catch_eval_exceptions: bool = True
 
 
 def rng_from_state(state: dict) -> np.random.Generator:
@@ -78,6 +81,7 @@ class Run:
         options: RunOptions,
         make_evaluator: Callable[[base.Domain, base.Trials], Evaluator],
         torn_bytes: int = 0,
+        trials: base.Trials | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -86,8 +90,9 @@ class Run:
         self.algo = algo
         self.rng = rng
         self.options = options
-        # data.docs is also trials._dynamic_trials: one copy of the history.
-        self.trials = trials_from_docs(data.docs)
+        # data.docs is also trials._dynamic_trials: one copy of the history
+        # (in the caller's Trials object when one is given, as fmin's users expect).
+        self.trials = trials_from_docs(data.docs, into=trials)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
         self.torn_bytes = torn_bytes
@@ -97,6 +102,8 @@ class Run:
         self.best_doc = self._find_best()
         self.started = time.monotonic()
         self.in_flight: dict[int, dict] = {}
+        #: Trials that were waiting to be evaluated when this run started.
+        self.unfinished_at_start: set[int] = set()
         self.poisoned: list[dict] = []
         self.run_recorded = False
         self.progress: Progress | None = None
@@ -112,6 +119,7 @@ class Run:
             try:
                 with self.guard.critical():
                     pending = self._begin()
+                self.unfinished_at_start = {doc["tid"] for doc in pending}
                 self.progress = Progress(self.options.progress, self.options.max_evals, self.n_finished)
                 self._announce(pending)
                 outcome = self._loop(pending)
@@ -181,9 +189,12 @@ class Run:
                 drop_from_valid(self.trials, doc)
             self.n_finished += 1
             new_best = self._update_best(doc)
-            if self.options.early_stop_fn is not None:
-                # hyperopt's early_stop_fn sees the trials with this one finished;
-                # the state it returns is saved in the same record.
+            self.unfinished_at_start.discard(doc["tid"])
+            if self.options.early_stop_fn is not None and not self.unfinished_at_start:
+                # hyperopt's early_stop_fn sees the trials with this one finished,
+                # and, like fmin, only once the trials a run starts with (given
+                # points, interrupted ones) are all done: it reads the last trial's loss.
+                # The state it returns is saved in the same record.
                 stop, args = self.options.early_stop_fn(self.trials, *self.data.early_stop_args)
                 finished[-1] = self.data.early_stop_args = list(args)
                 if stop:
@@ -194,6 +205,8 @@ class Run:
             if new_best:
                 self._write_best_file()
         self._report(doc, outcome, new_best)
+        if outcome.exception is not None and not self.options.catch_eval_exceptions:
+            raise outcome.exception
         self._stop_if_always_failing(doc)
 
     # -- beginning and end of a run --------------------------------------
