@@ -18,7 +18,7 @@ from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
-from ..evaluation import InProcessEvaluator
+from ..evaluation.factory import evaluator_factory
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -73,6 +73,9 @@ def minimize(
     progress: bool = True,
     max_attempts: int = 3,
     stop_after_initial_failures: int | None = 3,
+    n_jobs: int | None = None,
+    executor: Any = None,
+    trial_timeout: float | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -93,6 +96,17 @@ def minimize(
     search all fail (None to never stop for that).  ``progress=False`` turns
     the progress bar and the per-trial lines off.
 
+    Where trials run: by default one at a time in this process (the history
+    is then exactly fmin's).  ``n_jobs=K``: up to K at once in local worker
+    processes.  ``executor``: a ``dask.distributed.Client`` or any
+    ``concurrent.futures.Executor`` (up to ``n_jobs`` at once, by default as
+    many as it has workers).  With more than one trial in flight, the history
+    depends on the order in which they finish.  ``trial_timeout`` (seconds):
+    a longer evaluation is stopped and recorded as failed with the reason
+    ``timeout`` (alone, it runs the trials in one worker process, so that one
+    can be stopped).  A worker that dies in a trial makes it run again,
+    counted toward ``max_attempts``.
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
@@ -101,6 +115,7 @@ def minimize(
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
     base.validate_timeout(timeout)
     base.validate_loss_threshold(loss_threshold)
+    make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
     path = Path(checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = RunOptions(
@@ -142,6 +157,6 @@ def minimize(
             rng = np.random.default_rng(seed)
             data = new_search(fn, space, algo, seed, rng)
         domain = base.Domain(fn, space)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, InProcessEvaluator, torn_bytes)
+        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes)
         run.execute()
         return SearchState(path, data)

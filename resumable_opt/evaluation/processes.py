@@ -1,0 +1,112 @@
+"""Evaluation in local worker processes: ``minimize(..., n_jobs=K)``.
+
+Each of the K slots is a one-process ``concurrent.futures.ProcessPoolExecutor``
+started with the ``forkserver`` method (a clean process that never inherits the
+runner's threads or locks; hyperopt is preloaded in the fork server, so
+replacing a worker is quick).  One process per executor is what makes a single
+trial stoppable: a worker past ``trial_timeout``, or all of them on Ctrl-C, is
+killed and only its own slot is replaced; a worker that dies on its own breaks
+only its own executor, and the runner runs that trial again.
+
+Workers ignore SIGINT (a Ctrl-C in a terminal reaches the whole process group;
+the runner alone decides what to stop) and exit by themselves when the runner
+dies, so a killed runner leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+from hyperopt import base
+
+from .futures import FuturesEvaluator
+from .remote import evaluate_packed
+
+#: Checked by a worker once a second: the process that started it.
+_PARENT_POLL_SECONDS = 1.0
+
+
+def _start_worker() -> None:
+    """Initializer of each worker process; see the module doc."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent is the fork server, which exits when the runner does.
+    parent_pid = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True, name="exit-when-orphaned").start()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    # Import hyperopt once in the fork server rather than in every worker.
+    context.set_forkserver_preload(["__main__", "resumable_opt.evaluation.remote"])
+    return context
+
+
+class ProcessEvaluator(FuturesEvaluator):
+    """Up to ``n_jobs`` trials at once, each in its own local worker process."""
+
+    def __init__(self, domain: base.Domain, n_jobs: int, trial_timeout: float | None = None) -> None:
+        super().__init__(domain, trial_timeout)
+        self.capacity = n_jobs
+        self._context = _context()
+        self._slots: list[cf.ProcessPoolExecutor | None] = [None] * n_jobs
+        #: The trial each slot runs (or ran last).
+        self._slot_futures: list[cf.Future | None] = [None] * n_jobs
+        # Start the workers now, while the runner gets ready and asks for points.
+        for index in range(n_jobs):
+            self._executor(index).submit(int)
+
+    def _executor(self, index: int) -> cf.ProcessPoolExecutor:
+        if self._slots[index] is None:
+            self._slots[index] = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=self._context, initializer=_start_worker
+            )
+        return self._slots[index]
+
+    def _start(self, doc: dict) -> cf.Future:
+        index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
+        try:
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+        except cf.BrokenExecutor:  # its worker died: a new one takes its place
+            self._kill_slot(index)
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+        self._slot_futures[index] = future
+        return future
+
+    def _stop(self, future: cf.Future) -> None:
+        if future in self._slot_futures:
+            index = self._slot_futures.index(future)
+            self._slot_futures[index] = None
+            self._kill_slot(index)
+
+    def _kill_slot(self, index: int) -> None:
+        executor, self._slots[index] = self._slots[index], None
+        if executor is None:
+            return
+        # Python 3.14 has executor.kill_workers(); before it, only _processes
+        # tells which process belongs to an executor.
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def cancel_all(self) -> None:
+        super().cancel_all()
+        for index in range(self.capacity):
+            self._kill_slot(index)
+        self._slot_futures = [None] * self.capacity
+
+    def close(self) -> None:
+        for executor in self._slots:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._slots = [None] * self.capacity

@@ -1,0 +1,118 @@
+"""Local worker processes (``n_jobs``): real signals, real kills, trial_timeout, resume."""
+
+import signal
+import time
+
+import pytest
+
+import resumable_opt
+from parallel_helpers import calls, pool_search, process_gone, run_pool_search, wait_until  # noqa: F401
+
+EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def same_points(entries: list[dict]) -> list[str]:
+    import json
+
+    return sorted(json.dumps(entry["params"], sort_keys=True) for entry in entries)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_with_trials_in_flight_stops_workers_and_resume_reruns_them_first(tmp_path, ckpt, pool_search, signum):
+    log = tmp_path / "calls.jsonl"
+    search = pool_search(ckpt, 6, log, "--n-jobs", 2, "--delay", 60)
+    in_flight = search.wait_for_calls(2)  # two evaluations of 60 s each are running
+    assert len({entry["pid"] for entry in in_flight}) == 2, "two trials, two worker processes"
+    signalled = time.monotonic()
+    search.proc.send_signal(signum)
+    code, err = search.finish(timeout=30)
+    assert time.monotonic() - signalled < 10
+    assert code == EXIT_CODE[signum], err
+    assert "Traceback" not in err
+    assert "0 trials are done" in err
+    wait_until(lambda: all(process_gone(entry["pid"]) for entry in in_flight), 10, "the worker processes to be stopped")
+    state = resumable_opt.load(ckpt)
+    assert state.n_finished == 0 and state.n_pending == 2
+    assert state.runs[-1].outcome == f"interrupted by {signal.Signals(signum).name}"
+
+    done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.3)
+    assert done.returncode == 0, done.stderr
+    assert "2 interrupted trial(s) will be run again" in done.stderr
+    after = calls(log)[2:]
+    # Both are submitted before any new point is asked for; with two workers
+    # the second may start a moment after a new one, so only the first is sure.
+    assert same_points(after[:1])[0] in same_points(in_flight), "an interrupted point runs first"
+    assert len(after) == 6 and set(same_points(in_flight)) <= set(same_points(after))
+    state = resumable_opt.load(ckpt)
+    assert state.n_finished == 6 and state.n_failed == 0
+    kept_ids = sorted(doc["misc"]["vals"]["x"][0] for doc in state.trials._dynamic_trials if doc["tid"] in (0, 1))
+    assert kept_ids == sorted(entry["params"]["x"] for entry in in_flight), "the interrupted trials kept their ids"
+
+
+def test_a_killed_worker_makes_its_trial_run_again_and_the_search_goes_on(tmp_path, ckpt, pool_search):
+    log = tmp_path / "calls.jsonl"
+    # Points with x < 0 take 3 s: long enough to kill their worker mid-trial.
+    search = pool_search(ckpt, 6, log, "--n-jobs", 2, "--delay", 0.1, "--slow-delay", 3)
+    wait_until(lambda: any(entry["params"]["x"] < 0 for entry in search.wait_for_calls(1)), 60, "a slow trial")
+    victim = next(entry for entry in calls(log) if entry["params"]["x"] < 0)
+    import os
+
+    os.kill(victim["pid"], signal.SIGKILL)
+    code, err = search.finish()
+    assert code == 0, err
+    assert "its worker was lost" in err
+    runs_of_victim = [entry for entry in calls(log) if entry["params"] == victim["params"]]
+    assert len(runs_of_victim) == 2 and runs_of_victim[1]["pid"] != victim["pid"]
+    state = resumable_opt.load(ckpt)
+    assert state.n_finished == 6 and state.n_failed == 0
+
+
+def test_a_trial_that_kills_its_worker_is_failed_after_max_attempts(tmp_path, ckpt):
+    log = tmp_path / "calls.jsonl"
+    done = run_pool_search(ckpt, 10, "--log", log, "--n-jobs", 2, "--kill-worker-at", -2, "--max-attempts", 2)
+    assert done.returncode == 0, done.stderr
+    state = resumable_opt.load(ckpt)
+    assert state.n_finished == 10
+    poison = [doc for doc in state.trials._dynamic_trials if doc["misc"]["vals"]["x"][0] < -2]
+    assert poison, "the seed gives some points below -2"
+    failed = [doc for doc in state.trials._dynamic_trials if doc["result"].get("status") == "fail"]
+    assert sorted(doc["tid"] for doc in failed) == sorted(doc["tid"] for doc in poison)
+    for doc in failed:
+        assert doc["result"]["failure"].startswith("ProcessDied: the process died while evaluating this trial 2 times")
+        x = doc["misc"]["vals"]["x"][0]
+        assert sum(1 for entry in calls(log) if entry["params"]["x"] == x) == 2
+    assert state.n_failed == len(failed)
+
+
+def test_trial_timeout_kills_the_worker_and_records_timeout(tmp_path, ckpt):
+    log = tmp_path / "calls.jsonl"
+    started = time.monotonic()
+    done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.05, "--slow-delay", 120, "--trial-timeout", 3)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 100, "the 120 s evaluations were stopped"
+    state = resumable_opt.load(ckpt)
+    slow = {doc["tid"] for doc in state.trials._dynamic_trials if doc["misc"]["vals"]["x"][0] < 0}
+    assert slow, "the seed gives some points below 0"
+    for doc in state.trials._dynamic_trials:
+        if doc["tid"] in slow:
+            assert doc["result"]["status"] == "fail"
+            assert doc["result"]["failure"].startswith("timeout: the evaluation took longer than trial_timeout=3s")
+        else:
+            assert doc["result"]["status"] == "ok"
+    for entry in calls(log):
+        if entry["params"]["x"] < 0:
+            assert process_gone(entry["pid"]), "a timed-out worker is killed, not left running"
+
+
+def test_bad_parallel_options_are_refused_before_anything_runs(tmp_path):
+    from hyperopt import hp
+
+    space = {"x": hp.uniform("x", 0, 1)}
+    for options, message in [
+        ({"n_jobs": 0}, "n_jobs must be a whole number >= 1"),
+        ({"trial_timeout": -1}, "trial_timeout must be a number of seconds > 0"),
+        ({"executor": "localhost:8786"}, "executor must be a dask.distributed.Client or a concurrent.futures.Executor"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=message):
+            resumable_opt.minimize(lambda p: p["x"], space, tmp_path / "x.ckpt", 3, **options)
+        assert not (tmp_path / "x.ckpt").exists()
