@@ -41,7 +41,8 @@ def evaluator_factory(n_jobs: int | None = None, executor: Any = None, trial_tim
                 )
         return lambda domain, trials: ExecutorEvaluator(domain, executor, n_jobs, trial_timeout)
     if (n_jobs or 1) > 1 or trial_timeout is not None:
-        from .processes import ProcessEvaluator
+        from .processes import ProcessEvaluator, refuse_in_worker_bootstrap
 
+        refuse_in_worker_bootstrap()
         return lambda domain, trials: ProcessEvaluator(domain, n_jobs or 1, trial_timeout)
     return InProcessEvaluator

@@ -24,7 +24,10 @@ import time
 
 from hyperopt import base
 
+from ..errors import ResumableOptError
+from .base import Lost
 from .futures import FuturesEvaluator
+from .outcome import Outcome
 from .remote import evaluate_packed
 
 #: Checked by a worker once a second: the process that started it.
@@ -48,8 +51,24 @@ def _start_worker() -> None:
 def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     # Import hyperopt once in the fork server rather than in every worker.
-    context.set_forkserver_preload(["__main__", "resumable_opt.evaluation.remote"])
+    # Not "__main__": a script without a main guard would then run its search
+    # in the fork server; in a worker it fails the way _never_started reports.
+    context.set_forkserver_preload(["resumable_opt.evaluation.remote"])
     return context
+
+
+def refuse_in_worker_bootstrap() -> None:
+    """Called by ``minimize``: refuse to run a search while a worker process
+    imports the main script (a script without ``if __name__ == "__main__":``)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ResumableOptError(WORKERS_IMPORT_THE_SCRIPT)
+
+
+WORKERS_IMPORT_THE_SCRIPT = (
+    "with n_jobs or trial_timeout, worker processes start by importing the script that runs the "
+    "search, as Python's multiprocessing does: put the code that calls minimize under "
+    '`if __name__ == "__main__":`'
+)
 
 
 class ProcessEvaluator(FuturesEvaluator):
@@ -62,16 +81,28 @@ class ProcessEvaluator(FuturesEvaluator):
         self._slots: list[cf.ProcessPoolExecutor | None] = [None] * n_jobs
         #: The trial each slot runs (or ran last).
         self._slot_futures: list[cf.Future | None] = [None] * n_jobs
+        #: A no-op each new worker runs first: it tells a worker that could
+        #: not start from one that died in a trial.
+        self._first_tasks: list[cf.Future | None] = [None] * n_jobs
         # Start the workers now, while the runner gets ready and asks for points.
         for index in range(n_jobs):
-            self._executor(index).submit(int)
+            self._executor(index)
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
         if self._slots[index] is None:
-            self._slots[index] = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=self._context, initializer=_start_worker
-            )
+            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker)
+            self._first_tasks[index] = self._slots[index].submit(int)
         return self._slots[index]
+
+    def _outcome(self, future: cf.Future) -> Outcome | Lost:
+        outcome = super()._outcome(future)
+        if isinstance(outcome, Lost) and future in self._slot_futures:
+            first_task = self._first_tasks[self._slot_futures.index(future)]
+            if first_task is not None and first_task.exception() is not None:
+                raise ResumableOptError(
+                    f"the worker processes stopped before they could evaluate anything (see their error above): {WORKERS_IMPORT_THE_SCRIPT}"
+                )
+        return outcome
 
     def _start(self, doc: dict) -> cf.Future:
         index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())

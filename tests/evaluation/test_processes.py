@@ -51,8 +51,8 @@ def test_signal_with_trials_in_flight_stops_workers_and_resume_reruns_them_first
 
 def test_a_killed_worker_makes_its_trial_run_again_and_the_search_goes_on(tmp_path, ckpt, pool_search):
     log = tmp_path / "calls.jsonl"
-    # Points with x < 0 take 3 s: long enough to kill their worker mid-trial.
-    search = pool_search(ckpt, 6, log, "--n-jobs", 2, "--delay", 0.1, "--slow-delay", 3)
+    # Points with x < 0 take 2 s: long enough to kill their worker mid-trial.
+    search = pool_search(ckpt, 6, log, "--n-jobs", 2, "--delay", 0.1, "--slow-delay", 2)
     wait_until(lambda: any(entry["params"]["x"] < 0 for entry in search.wait_for_calls(1)), 60, "a slow trial")
     victim = next(entry for entry in calls(log) if entry["params"]["x"] < 0)
     import os
@@ -87,7 +87,7 @@ def test_a_trial_that_kills_its_worker_is_failed_after_max_attempts(tmp_path, ck
 def test_trial_timeout_kills_the_worker_and_records_timeout(tmp_path, ckpt):
     log = tmp_path / "calls.jsonl"
     started = time.monotonic()
-    done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.05, "--slow-delay", 120, "--trial-timeout", 3)
+    done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.05, "--slow-delay", 120, "--trial-timeout", 2)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 100, "the 120 s evaluations were stopped"
     state = resumable_opt.load(ckpt)
@@ -96,7 +96,7 @@ def test_trial_timeout_kills_the_worker_and_records_timeout(tmp_path, ckpt):
     for doc in state.trials._dynamic_trials:
         if doc["tid"] in slow:
             assert doc["result"]["status"] == "fail"
-            assert doc["result"]["failure"].startswith("timeout: the evaluation took longer than trial_timeout=3s")
+            assert doc["result"]["failure"].startswith("timeout: the evaluation took longer than trial_timeout=2s")
         else:
             assert doc["result"]["status"] == "ok"
     for entry in calls(log):
@@ -116,3 +116,22 @@ def test_bad_parallel_options_are_refused_before_anything_runs(tmp_path):
         with pytest.raises((ValueError, TypeError), match=message):
             resumable_opt.minimize(lambda p: p["x"], space, tmp_path / "x.ckpt", 3, **options)
         assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_a_script_without_main_guard_gets_a_clear_error_and_no_false_failures(tmp_path, ckpt):
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from hyperopt import hp\n"
+        "import resumable_opt\n"
+        "def objective(params):\n"
+        "    return params['x'] ** 2\n"
+        f"resumable_opt.minimize(objective, {{'x': hp.uniform('x', -1, 1)}}, {str(ckpt)!r}, 6, n_jobs=2, progress=False)\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert 'put the code that calls minimize under `if __name__ == "__main__":`' in done.stderr.splitlines()[-1]
+    state = resumable_opt.load(ckpt)
+    assert state.n_failed == 0, "a worker that could not start is not the trial's fault"
