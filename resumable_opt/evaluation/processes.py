@@ -9,8 +9,8 @@ killed and only its own slot is replaced; a worker that dies on its own breaks
 only its own executor, and the runner runs that trial again.
 
 Workers ignore SIGINT (a Ctrl-C in a terminal reaches the whole process group;
-the runner alone decides what to stop) and exit by themselves when the runner
-dies, so a killed runner leaves no worker behind.
+the runner alone decides what to stop) and exit by themselves within half a
+second of the runner's death, so a killed runner leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -30,29 +30,31 @@ from .futures import FuturesEvaluator
 from .outcome import Outcome
 from .remote import evaluate_packed
 
-#: Checked by a worker once a second: the process that started it.
-_PARENT_POLL_SECONDS = 1.0
+#: How often a worker checks that the runner still exists.
+_RUNNER_POLL_SECONDS = 0.5
 
 
-def _start_worker() -> None:
+def _start_worker(runner_pid: int) -> None:
     """Initializer of each worker process; see the module doc."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The parent is the fork server, which exits when the runner does.
-    parent_pid = os.getppid()
 
-    def exit_when_orphaned() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(_PARENT_POLL_SECONDS)
-        os._exit(1)
+    def exit_when_the_runner_is_gone() -> None:
+        # Not the parent: that is the fork server, which lives as long as any worker.
+        while True:
+            try:
+                os.kill(runner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            time.sleep(_RUNNER_POLL_SECONDS)
 
-    threading.Thread(target=exit_when_orphaned, daemon=True, name="exit-when-orphaned").start()
+    threading.Thread(target=exit_when_the_runner_is_gone, daemon=True, name="exit-with-the-runner").start()
 
 
 def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     # Import hyperopt once in the fork server rather than in every worker.
     # Not "__main__": a script without a main guard would then run its search
-    # in the fork server; in a worker it fails the way _never_started reports.
+    # in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
     context.set_forkserver_preload(["resumable_opt.evaluation.remote"])
     return context
 
@@ -90,7 +92,7 @@ class ProcessEvaluator(FuturesEvaluator):
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
         if self._slots[index] is None:
-            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker)
+            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),))
             self._first_tasks[index] = self._slots[index].submit(int)
         return self._slots[index]
 

@@ -32,7 +32,8 @@ def scheduler(tmp_path_factory):
     env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "0"
     # The objective (pickled by value) uses tests/searches.py.
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": folder}
+    # Each in its own process group, so that the teardown stops nannies and workers at once.
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": folder, "start_new_session": True}
     processes = [
         subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
     ]
@@ -49,18 +50,14 @@ def scheduler(tmp_path_factory):
             client.wait_for_workers(2, timeout=60)
         yield address
     finally:
-        for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_ctrl_c_cancels_the_dask_trials_and_resume_reruns_them_first(scheduler, tmp_path, ckpt, pool_search):
     log = tmp_path / "calls.jsonl"
-    search = pool_search(ckpt, 6, log, "--scheduler", scheduler, "--delay", 4)
+    search = pool_search(ckpt, 6, log, "--scheduler", scheduler, "--delay", 3)
     in_flight = search.wait_for_calls(2)
     assert len({entry["pid"] for entry in in_flight}) == 2, "one trial on each worker"
     signalled = time.monotonic()
@@ -87,7 +84,7 @@ def test_ctrl_c_cancels_the_dask_trials_and_resume_reruns_them_first(scheduler, 
 
 def test_a_killed_worker_process_is_counted_and_its_trial_runs_again(scheduler, tmp_path, ckpt, pool_search):
     log = tmp_path / "calls.jsonl"
-    search = pool_search(ckpt, 6, log, "--scheduler", scheduler, "--delay", 0.1, "--slow-delay", 3)
+    search = pool_search(ckpt, 6, log, "--scheduler", scheduler, "--delay", 0.1, "--slow-delay", 2)
     wait_until(lambda: any(entry["params"]["x"] < 0 for entry in search.wait_for_calls(1)), 60, "a slow trial")
     victim = next(entry for entry in calls(log) if entry["params"]["x"] < 0)
     os.kill(victim["pid"], signal.SIGKILL)

@@ -55,7 +55,7 @@ def test_a_killed_dask_worker_s_trial_runs_again_elsewhere(client, tmp_path, ckp
 
     killer = threading.Thread(target=kill_a_worker_in_a_slow_trial)
     killer.start()
-    state = search(client, ckpt, log, 6, slow_delay=3)
+    state = search(client, ckpt, log, 6, slow_delay=2)
     killer.join()
     assert state.n_finished == 6 and state.n_failed == 0
     victim = killed[0]

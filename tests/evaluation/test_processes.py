@@ -49,6 +49,19 @@ def test_signal_with_trials_in_flight_stops_workers_and_resume_reruns_them_first
     assert kept_ids == sorted(entry["params"]["x"] for entry in in_flight), "the interrupted trials kept their ids"
 
 
+def test_a_runner_killed_outright_leaves_no_worker_and_resumes(tmp_path, ckpt, pool_search):
+    log = tmp_path / "calls.jsonl"
+    search = pool_search(ckpt, 4, log, "--n-jobs", 2, "--delay", 60)
+    in_flight = search.wait_for_calls(2)
+    search.proc.kill()
+    search.proc.wait()
+    wait_until(lambda: all(process_gone(entry["pid"]) for entry in in_flight), 15, "orphaned workers to exit")
+    done = run_pool_search(ckpt, 4, "--log", log, "--n-jobs", 2, "--delay", 0.1)
+    assert done.returncode == 0, done.stderr
+    assert "2 interrupted trial(s) will be run again" in done.stderr
+    assert resumable_opt.load(ckpt).n_finished == 4
+
+
 def test_a_killed_worker_makes_its_trial_run_again_and_the_search_goes_on(tmp_path, ckpt, pool_search):
     log = tmp_path / "calls.jsonl"
     # Points with x < 0 take 2 s: long enough to kill their worker mid-trial.
