@@ -26,6 +26,7 @@ from typing import Any
 from hyperopt import base
 
 from .futures import FuturesEvaluator
+from .outcome import evaluate
 from .remote import evaluate_packed
 
 #: How long the number of threads of a Dask cluster is trusted before asking again.
@@ -47,7 +48,9 @@ class ExecutorEvaluator(FuturesEvaluator):
     """
 
     def __init__(self, domain: base.Domain, executor: Any, n_jobs: int | None = None, trial_timeout: float | None = None) -> None:
-        super().__init__(domain, trial_timeout)
+        # Threads of this process need no pickled objective.
+        self._in_this_process = isinstance(executor, cf.ThreadPoolExecutor)
+        super().__init__(domain, trial_timeout, other_processes=not self._in_this_process)
         self._client = executor if is_dask_client(executor) else None
         if self._client is not None:
             from distributed import KilledWorker
@@ -72,6 +75,8 @@ class ExecutorEvaluator(FuturesEvaluator):
         return self._capacity[1]
 
     def _start(self, doc: dict) -> cf.Future:
+        if self._in_this_process:
+            return self._executor.submit(evaluate, self.domain, None, doc)
         return self._executor.submit(evaluate_packed, self.payload, doc)
 
     def _stop(self, future: cf.Future) -> None:

@@ -42,10 +42,24 @@ class FuturesEvaluator(Evaluator):
     #: cancelled the task), not "the trial failed": the trial is run again.
     lost_errors: tuple[type[BaseException], ...] = (cf.BrokenExecutor, cf.CancelledError)
 
-    def __init__(self, domain: base.Domain, trial_timeout: float | None) -> None:
-        self.payload = pack_domain(domain)
+    def __init__(self, domain: base.Domain, trial_timeout: float | None, other_processes: bool = True) -> None:
+        """``other_processes``: the trials run elsewhere, so the objective and
+        the space are pickled (once, here) into :attr:`payload`."""
+        self.domain = domain
+        self.payload = self._pack(domain) if other_processes else b""
         self.trial_timeout = trial_timeout
         self._jobs: dict[cf.Future, _Job] = {}
+
+    @staticmethod
+    def _pack(domain: base.Domain) -> bytes:
+        try:
+            return pack_domain(domain)
+        except Exception as exc:
+            raise ResumableOptError(
+                f"the objective cannot be sent to worker processes: cloudpickle cannot pickle it "
+                f"({type(exc).__name__}: {exc}). Make it picklable (no open files, locks or "
+                "connections in it or in what it refers to), or run it in this process (no n_jobs, executor or trial_timeout)"
+            ) from exc
 
     @abstractmethod
     def _start(self, doc: dict) -> cf.Future:

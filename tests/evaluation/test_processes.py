@@ -131,6 +131,23 @@ def test_bad_parallel_options_are_refused_before_anything_runs(tmp_path):
         assert not (tmp_path / "x.ckpt").exists()
 
 
+@pytest.mark.filterwarnings("ignore:the objective cannot be pickled")
+def test_an_objective_that_cannot_be_pickled_is_refused_for_worker_processes(tmp_path, ckpt):
+    import threading
+
+    from hyperopt import hp
+
+    lock = threading.Lock()
+
+    def objective(params):
+        with lock:
+            return params["x"]
+
+    with pytest.raises(resumable_opt.ResumableOptError, match="the objective cannot be sent to worker processes"):
+        resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, ckpt, 3, n_jobs=2, progress=False)
+    assert resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, ckpt, 3, progress=False).n_finished == 3
+
+
 def test_a_script_without_main_guard_gets_a_clear_error_and_no_false_failures(tmp_path, ckpt):
     script = tmp_path / "unguarded.py"
     script.write_text(
@@ -148,3 +165,40 @@ def test_a_script_without_main_guard_gets_a_clear_error_and_no_false_failures(tm
     assert 'put the code that calls minimize under `if __name__ == "__main__":`' in done.stderr.splitlines()[-1]
     state = resumable_opt.load(ckpt)
     assert state.n_failed == 0, "a worker that could not start is not the trial's fault"
+
+
+@pytest.mark.filterwarnings("ignore:the objective cannot be pickled")
+def test_any_concurrent_futures_executor_runs_trials_side_by_side(tmp_path, ckpt):
+    """Up to its max_workers trials in flight: each trial waits at a 2-party barrier,
+    which only opens (and so only succeeds) when two trials run at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hyperopt import hp
+
+    barrier = threading.Barrier(2, timeout=60)
+
+    def objective(params):
+        barrier.wait()
+        return params["x"] ** 2
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        state = resumable_opt.minimize(objective, {"x": hp.uniform("x", -1, 1)}, ckpt, 6, seed=1, executor=executor, progress=False)
+    assert state.n_finished == 6 and state.n_failed == 0
+
+
+def test_trial_timeout_alone_runs_trials_in_a_worker_it_can_stop(tmp_path, ckpt):
+    from hyperopt import hp
+
+    state = resumable_opt.minimize(
+        lambda params: time.sleep(120 if params["x"] < 0 else 0) or params["x"] ** 2,
+        {"x": hp.uniform("x", -1, 1)},
+        ckpt,
+        4,
+        seed=3,
+        trial_timeout=1,
+        progress=False,
+    )
+    outcomes = {doc["misc"]["vals"]["x"][0] < 0: doc["result"] for doc in state.trials._dynamic_trials}
+    assert set(outcomes) == {True, False}, "the seed gives points on both sides of 0"
+    assert outcomes[True]["failure"].startswith("timeout:") and outcomes[False]["status"] == "ok"
