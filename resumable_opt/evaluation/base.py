@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from .outcome import Outcome
+
+
+@dataclass
+class Lost:
+    """What :meth:`Evaluator.wait` returns for a trial whose worker died (a
+    killed process, a lost Dask worker): it did not finish, and the runner
+    decides whether to run it again (see the poison-trial limit)."""
+
+    reason: str
 
 
 class Evaluator(ABC):
@@ -23,8 +33,8 @@ class Evaluator(ABC):
         """Start evaluating the trial document ``doc`` (state already RUNNING)."""
 
     @abstractmethod
-    def wait(self) -> list[tuple[dict, Outcome]]:
-        """Block until at least one submitted trial finished; return those that did."""
+    def wait(self) -> list[tuple[dict, Outcome | Lost]]:
+        """Block until at least one submitted trial finished or was lost; return those."""
 
     def cancel_all(self) -> None:
         """Stop every trial in flight (on Ctrl-C); their results are not wanted."""

@@ -19,7 +19,8 @@ from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
-from ..evaluation import InProcessEvaluator
+from ..evaluation import Evaluator, InProcessEvaluator
+from ..evaluation.factory import evaluator_factory
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -130,6 +131,9 @@ def minimize(
     progress: bool = True,
     max_attempts: int = 3,
     stop_after_initial_failures: int | None = 3,
+    n_jobs: int | None = None,
+    executor: Any = None,
+    trial_timeout: float | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -150,6 +154,17 @@ def minimize(
     search all fail (None to never stop for that).  ``progress=False`` turns
     the progress bar and the per-trial lines off.
 
+    Where trials run: by default one at a time in this process (the history
+    is then exactly fmin's).  ``n_jobs=K``: up to K at once in local worker
+    processes.  ``executor``: a ``dask.distributed.Client`` or any
+    ``concurrent.futures.Executor`` (up to ``n_jobs`` at once, by default as
+    many as it has workers).  With more than one trial in flight, the history
+    depends on the order in which they finish.  ``trial_timeout`` (seconds):
+    a longer evaluation is stopped and recorded as failed with the reason
+    ``timeout`` (alone, it runs the trials in one worker process, so that one
+    can be stopped).  A worker that dies in a trial makes it run again,
+    counted toward ``max_attempts``.
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
@@ -165,7 +180,8 @@ def minimize(
         stop_after_initial_failures=stop_after_initial_failures,
         progress=progress,
     )
-    return run_search(fn, space, checkpoint, algo, options, seed=seed)
+    make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
+    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
 
 
 def run_search(
@@ -180,6 +196,7 @@ def run_search(
     first_trials: Sequence[dict] = (),
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
+    make_evaluator: Callable[[base.Domain, base.Trials], Evaluator] = InProcessEvaluator,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -189,7 +206,8 @@ def run_search(
     (fmin's ``points_to_evaluate``, trials brought over from hyperopt), the
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
-    as for ``hyperopt.fmin``.
+    as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
+    ``evaluation.factory``).
     """
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
@@ -220,6 +238,6 @@ def run_search(
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, InProcessEvaluator, torn_bytes, trials)
+        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()
         return SearchState(path, data)

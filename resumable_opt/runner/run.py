@@ -34,7 +34,7 @@ from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, SearchInterrupted
-from ..evaluation import Evaluator, Outcome, failure
+from ..evaluation import Evaluator, Lost, Outcome, failure
 from ..reporting.best_file import best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
@@ -58,6 +58,15 @@ class RunOptions:
     #: False: an exception raised by the objective is recorded (durably), then
     #: raised from the run, as ``hyperopt.fmin(catch_eval_exceptions=False)`` does.
     catch_eval_exceptions: bool = True
+
+
+def poison_failure(attempts: int) -> Outcome:
+    """The failure recorded for a trial whose evaluation killed its process too often."""
+    return failure(
+        "ProcessDied",
+        f"the process died while evaluating this trial {attempts} times "
+        "(a crash, os._exit or the out-of-memory killer?); recorded as failed so the search can go on",
+    )
 
 
 def rng_from_state(state: dict) -> np.random.Generator:
@@ -139,13 +148,29 @@ class Run:
                 doc = pending.pop(0) if pending else self._ask_if_allowed()
                 if doc is None:
                     break
+                self.in_flight[doc["tid"]] = doc  # first, so a stop during submit releases it
                 self.evaluator.submit(doc)
-                self.in_flight[doc["tid"]] = doc
             if not self.in_flight:
                 return self._why_no_more()
             for doc, outcome in self.evaluator.wait():
+                if isinstance(outcome, Lost):
+                    outcome = self._run_again_or_fail(doc, outcome)
+                    if outcome is None:
+                        continue
                 del self.in_flight[doc["tid"]]
                 self._record(doc, outcome)
+
+    def _run_again_or_fail(self, doc: dict, lost: Lost) -> Outcome | None:
+        """A worker died in this trial: submit it again (one more attempt), or
+        past the poison-trial limit return its failure."""
+        attempts = self.data.attempts.get(doc["tid"], 0)
+        if attempts >= self.options.max_attempts:
+            return poison_failure(attempts)
+        with self.guard.critical():
+            self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
+        self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
+        self.evaluator.submit(doc)
+        return None
 
     def _ask_if_allowed(self) -> dict | None:
         """Ask the algorithm for the next point, unless a stop condition holds."""
@@ -217,12 +242,7 @@ class Run:
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
-            attempts = self.data.attempts[doc["tid"]]
-            outcome = failure(
-                "ProcessDied",
-                f"the process died while evaluating this trial {attempts} times "
-                "(a crash, os._exit or the out-of-memory killer?); recorded as failed so the search can go on",
-            )
+            outcome = poison_failure(self.data.attempts[doc["tid"]])
             finished = (journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args)
             journal.apply(self.data, finished, self.docs_by_tid)
             drop_from_valid(self.trials, doc)

@@ -1,0 +1,145 @@
+"""Evaluation in local worker processes: ``minimize(..., n_jobs=K)``.
+
+Each of the K slots is a one-process ``concurrent.futures.ProcessPoolExecutor``
+started with the ``forkserver`` method (a clean process that never inherits the
+runner's threads or locks; hyperopt is preloaded in the fork server, so
+replacing a worker is quick).  One process per executor is what makes a single
+trial stoppable: a worker past ``trial_timeout``, or all of them on Ctrl-C, is
+killed and only its own slot is replaced; a worker that dies on its own breaks
+only its own executor, and the runner runs that trial again.
+
+Workers ignore SIGINT (a Ctrl-C in a terminal reaches the whole process group;
+the runner alone decides what to stop) and exit by themselves within half a
+second of the runner's death, so a killed runner leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+from hyperopt import base
+
+from ..errors import ResumableOptError
+from .base import Lost
+from .futures import FuturesEvaluator
+from .outcome import Outcome
+from .remote import evaluate_packed
+
+#: How often a worker checks that the runner still exists.
+_RUNNER_POLL_SECONDS = 0.5
+
+
+def _start_worker(runner_pid: int) -> None:
+    """Initializer of each worker process; see the module doc."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_when_the_runner_is_gone() -> None:
+        # Not the parent: that is the fork server, which lives as long as any worker.
+        while True:
+            try:
+                os.kill(runner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            time.sleep(_RUNNER_POLL_SECONDS)
+
+    threading.Thread(target=exit_when_the_runner_is_gone, daemon=True, name="exit-with-the-runner").start()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    # Import hyperopt once in the fork server rather than in every worker.
+    # Not "__main__": a script without a main guard would then run its search
+    # in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
+    context.set_forkserver_preload(["resumable_opt.evaluation.remote"])
+    return context
+
+
+def refuse_in_worker_bootstrap() -> None:
+    """Called by ``minimize``: refuse to run a search while a worker process
+    imports the main script (a script without ``if __name__ == "__main__":``)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ResumableOptError(WORKERS_IMPORT_THE_SCRIPT)
+
+
+WORKERS_IMPORT_THE_SCRIPT = (
+    "with n_jobs or trial_timeout, worker processes start by importing the script that runs the "
+    "search, as Python's multiprocessing does: put the code that calls minimize under "
+    '`if __name__ == "__main__":`'
+)
+
+
+class ProcessEvaluator(FuturesEvaluator):
+    """Up to ``n_jobs`` trials at once, each in its own local worker process."""
+
+    def __init__(self, domain: base.Domain, n_jobs: int, trial_timeout: float | None = None) -> None:
+        super().__init__(domain, trial_timeout)
+        self.capacity = n_jobs
+        self._context = _context()
+        self._slots: list[cf.ProcessPoolExecutor | None] = [None] * n_jobs
+        #: The trial each slot runs (or ran last).
+        self._slot_futures: list[cf.Future | None] = [None] * n_jobs
+        #: A no-op each new worker runs first: it tells a worker that could
+        #: not start from one that died in a trial.
+        self._first_tasks: list[cf.Future | None] = [None] * n_jobs
+        # Start the workers now, while the runner gets ready and asks for points.
+        for index in range(n_jobs):
+            self._executor(index)
+
+    def _executor(self, index: int) -> cf.ProcessPoolExecutor:
+        if self._slots[index] is None:
+            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),))
+            self._first_tasks[index] = self._slots[index].submit(int)
+        return self._slots[index]
+
+    def _outcome(self, future: cf.Future) -> Outcome | Lost:
+        outcome = super()._outcome(future)
+        if isinstance(outcome, Lost) and future in self._slot_futures:
+            first_task = self._first_tasks[self._slot_futures.index(future)]
+            if first_task is not None and first_task.exception() is not None:
+                raise ResumableOptError(
+                    f"the worker processes stopped before they could evaluate anything (see their error above): {WORKERS_IMPORT_THE_SCRIPT}"
+                )
+        return outcome
+
+    def _start(self, doc: dict) -> cf.Future:
+        index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
+        try:
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+        except cf.BrokenExecutor:  # its worker died: a new one takes its place
+            self._kill_slot(index)
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+        self._slot_futures[index] = future
+        return future
+
+    def _stop(self, future: cf.Future) -> None:
+        if future in self._slot_futures:
+            index = self._slot_futures.index(future)
+            self._slot_futures[index] = None
+            self._kill_slot(index)
+
+    def _kill_slot(self, index: int) -> None:
+        executor, self._slots[index] = self._slots[index], None
+        if executor is None:
+            return
+        # Python 3.14 has executor.kill_workers(); before it, only _processes
+        # tells which process belongs to an executor.
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def cancel_all(self) -> None:
+        super().cancel_all()
+        for index in range(self.capacity):
+            self._kill_slot(index)
+        self._slot_futures = [None] * self.capacity
+
+    def close(self) -> None:
+        for executor in self._slots:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._slots = [None] * self.capacity
