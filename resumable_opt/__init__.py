@@ -20,6 +20,7 @@ from .errors import (  # noqa: E402
     SeedMismatch,
     SpaceMismatch,
 )
+from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .runner import minimize  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 
@@ -36,7 +37,10 @@ __all__ = [
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
+    "VerifyReport",
     "__version__",
     "load",
     "minimize",
+    "recover",
+    "verify",
 ]

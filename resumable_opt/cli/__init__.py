@@ -14,12 +14,12 @@ import sys
 
 from .. import __version__
 from ..errors import ResumableOptError
-from . import demo
+from . import demo, recovery
 
 EXIT_ERROR = 1
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [demo]
+COMMAND_MODULES = [demo, recovery]
 
 
 def build_parser() -> argparse.ArgumentParser:
