@@ -73,7 +73,7 @@ class Settings:
 
 
 QUICK = Settings(kills=25, interrupts=12, kill_evals=90, pad=20_000, truncations=160, bit_flips=160, size_limits=4, disk_sizes=(96 * 1024,))
-FULL = Settings(kills=100, interrupts=60, kill_evals=400, pad=60_000, truncations=1500, bit_flips=1500, size_limits=25, disk_sizes=(64 * 1024, 96 * 1024, 160 * 1024, 256 * 1024))
+FULL = Settings(kills=100, interrupts=60, kill_evals=300, pad=20_000, truncations=1500, bit_flips=1500, size_limits=25, disk_sizes=(64 * 1024, 96 * 1024, 160 * 1024, 256 * 1024))
 
 
 # -- the search under torture (runs in the child processes) ------------------
