@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import hyperopt  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 import resumable_opt  # noqa: E402
 from resumable_opt.checkpoint import journal, records  # noqa: E402
@@ -119,6 +121,9 @@ def child_search(ckpt: str, max_evals: int, stderr_path: str, objective: Torture
     sys.stderr = open(stderr_path, "a", buffering=1)
     os.dup2(sys.stderr.fileno(), 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash under test needs no core dump
+    # tqdm's default lock is a multiprocessing semaphore that a killed process
+    # never gives back (the resource tracker then complains); a thread lock does.
+    tqdm.set_lock(threading.RLock())
     if umask is not None:
         os.umask(umask)
     if fsize_limit is not None:
@@ -130,10 +135,10 @@ def child_search(ckpt: str, max_evals: int, stderr_path: str, objective: Torture
         sys.exit(1)
 
 
-def race(go, ckpt: str, seed: int, stderr_path: str) -> None:
-    """A racer: wait for the start signal, then run a 6-trial search with its own seed."""
+def race(go, ckpt: str, log: str, stderr_path: str) -> None:
+    """A racer: wait for the start signal, then run the 6-trial search."""
     go.wait()
-    child_search(ckpt, 6, stderr_path, TortureObjective(delay=0.02), seed=seed)
+    child_search(ckpt, 6, stderr_path, TortureObjective(delay=0.05, log=log))
 
 
 def reference_history(workdir: Path, max_evals: int, pad: int = 0, seed: int = SEED) -> list:

@@ -46,10 +46,6 @@ class InterruptGuard:
         if threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
-            # Past a file-size limit the kernel kills the process with SIGXFSZ
-            # by default; ignored, the write fails with EFBIG instead and the
-            # run stops with an error that says which write failed.
-            self._previous[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
