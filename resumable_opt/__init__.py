@@ -20,6 +20,7 @@ from .errors import (  # noqa: E402
     SeedMismatch,
     SpaceMismatch,
 )
+from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
@@ -39,10 +40,13 @@ __all__ = [
     "SeedMismatch",
     "SpaceMismatch",
     "TrialsDontFit",
+    "VerifyReport",
     "__version__",
     "add_points",
     "fmin",
     "import_trials",
     "load",
     "minimize",
+    "recover",
+    "verify",
 ]

@@ -74,10 +74,16 @@ class ObjectiveAlwaysFails(ResumableOptError):
 
     def __init__(self, n_failed: int, error: str) -> None:
         self.n_failed = n_failed
+        #: The last failure in full (the objective's traceback text).
         self.error = error
+        lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else "unknown error"
+        frames = [line for line in lines if line.startswith("File ")]
+        where = f" ({frames[-1]})" if frames else ""
         super().__init__(
-            f"the objective failed on each of the first {n_failed} trials, so the "
-            f"search was stopped; the last error was:\n{error}"
+            f"the objective failed on each of the first {n_failed} trials, so the search was "
+            f"stopped: {last}{where}. Fix the objective and run again; each failed trial keeps "
+            "its full traceback (trial['misc']['traceback'])"
         )
 
 

@@ -115,23 +115,32 @@ def _intact_record_after(data: bytes, offset: int) -> int | None:
     return None
 
 
-def read_records(data: bytes, path: object) -> Scan:
-    """Split a whole checkpoint file into its record payloads (see module doc)."""
-    check_header(data, path)
+def leading_records(data: bytes) -> tuple[list[bytes], int]:
+    """The payloads of the intact records after the header, up to the first
+    damaged one or the end, and the offset where they stop.  The header is
+    not checked here."""
     payloads: list[bytes] = []
     offset = HEADER_SIZE
     while offset < len(data):
         found = _record_at(data, offset)
         if found is None:
-            later = _intact_record_after(data, offset)
-            if later is not None:
-                raise CheckpointCorrupt(
-                    path,
-                    f"damaged record at byte {offset}, followed by intact records "
-                    f"from byte {later}: the file was altered after it was written",
-                    RECOVER_ADVICE,
-                )
-            return Scan(payloads, offset, len(data) - offset)
+            break
         payload, offset = found
         payloads.append(payload)
-    return Scan(payloads, offset, 0)
+    return payloads, offset
+
+
+def read_records(data: bytes, path: object) -> Scan:
+    """Split a whole checkpoint file into its record payloads (see module doc)."""
+    check_header(data, path)
+    payloads, offset = leading_records(data)
+    if offset < len(data):
+        later = _intact_record_after(data, offset)
+        if later is not None:
+            raise CheckpointCorrupt(
+                path,
+                f"damaged record at byte {offset}, followed by intact records "
+                f"from byte {later}: the file was altered after it was written",
+                RECOVER_ADVICE,
+            )
+    return Scan(payloads, offset, len(data) - offset)

@@ -20,7 +20,9 @@ checkpoint is a pickle and may hold the objective's code.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 
 from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointWriteError
@@ -52,18 +54,29 @@ def fsync_directory(folder: Path) -> None:
 
 
 def write_file_atomically(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` so that readers see the old or the new file."""
+    """Replace ``path`` with ``content`` so that readers see the old or the new file.
+
+    A failure (disk full, file-size limit, I/O error) raises
+    :class:`CheckpointWriteError` naming the file and leaves ``path`` as it was.
+    """
     tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as exc:
+        raise CheckpointWriteError(path, f"create {tmp.name}", exc) from None
     try:
         _write_all(fd, content)
         os.fsync(fd)
-    except BaseException:
         os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if fd >= 0:
+            os.close(fd)
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CheckpointWriteError(path, f"write {path.name}", exc) from None
         raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 def _write_all(fd: int, content: bytes) -> None:
@@ -95,9 +108,19 @@ def _not_a_checkpoint_advice(head: bytes) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The raw content of a checkpoint, with clear errors for the usual mistakes."""
+    """The raw content of a checkpoint, with clear errors for the usual mistakes.
+
+    Only a regular file is read: a FIFO or a device where the checkpoint
+    should be is refused at once (opened without blocking), never waited on.
+    """
     try:
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError
+                raise CheckpointCorrupt(path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself")
             return handle.read()
     except FileNotFoundError:
         raise CheckpointNotFound(path, "no such checkpoint", "check the path") from None
@@ -109,8 +132,18 @@ def read_bytes(path: Path) -> bytes:
         raise CheckpointError(path, f"cannot be read: {exc.strerror or exc}") from None
 
 
+def encode_checkpoint(data: SearchData, ops: list[tuple] = ()) -> tuple[bytes, bytes, bytes]:
+    """The bytes of a checkpoint file holding ``data`` then ``ops``: (header, snapshot, journal)."""
+    header = records.encode_header()
+    snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
+    tail = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+    return header, snapshot, tail
+
+
 def parse_checkpoint(content: bytes, path: Path) -> Loaded:
     """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged."""
+    if content and records.MAGIC.startswith(content):
+        raise CheckpointCorrupt(path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE)
     if not content.startswith(records.MAGIC) and content:
         raise CheckpointCorrupt(path, "not a resumable-opt checkpoint", _not_a_checkpoint_advice(content[:16]))
     scan = records.read_records(content, path)
@@ -126,8 +159,18 @@ def parse_checkpoint(content: bytes, path: Path) -> Loaded:
 
 
 def read_checkpoint(path: Path) -> Loaded:
-    """Read and decode a checkpoint.  Never blocks on, nor disturbs, a running search."""
-    return parse_checkpoint(read_bytes(path), path)
+    """Read and decode a checkpoint.  Never blocks on, nor disturbs, a running search.
+
+    When the file is damaged and a previous good state is kept beside it
+    (``NAME.bak``), the error says so and how to get it back.
+    """
+    try:
+        return parse_checkpoint(read_bytes(path), path)
+    except CheckpointCorrupt as exc:
+        if "resumable-opt recover" in exc.advice or not backup_path(path).is_file():
+            raise
+        advice = f"{exc.advice}; the previous good state is kept in {backup_path(path).name}: {records.RECOVER_ADVICE}"
+        raise CheckpointCorrupt(path, exc.problem, advice) from None
 
 
 class CheckpointStore:
@@ -147,17 +190,17 @@ class CheckpointStore:
 
     # -- writing -----------------------------------------------------------
 
-    def remove_stale_temporaries(self) -> None:
-        """Delete half-written snapshot files left by a killed run."""
-        prefix = _temp_prefix(self.path)
-        for leftover in self.path.parent.glob(prefix + "*"):
-            leftover.unlink(missing_ok=True)
+    def remove_stale_temporaries(self, *others: Path) -> None:
+        """Delete half-written files left by a killed run: snapshots, the
+        backup's staging link, and those of ``others`` (files written with
+        :func:`write_file_atomically` by the lock holder only)."""
+        for path in (self.path, backup_path(self.path), *others):
+            for leftover in path.parent.glob(glob_escape(_temp_prefix(path)) + "*"):
+                leftover.unlink(missing_ok=True)
 
     def write_snapshot(self, data: SearchData, ops: list[tuple] = ()) -> None:
         """Replace the file with a snapshot of ``data`` followed by ``ops``, atomically."""
-        header = records.encode_header()
-        snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
-        tail = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+        header, snapshot, tail = encode_checkpoint(data, ops)
         tmp = self.path.with_name(f"{_temp_prefix(self.path)}{os.getpid()}")
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE)
@@ -232,6 +275,7 @@ __all__ = [
     "CheckpointStore",
     "Loaded",
     "backup_path",
+    "encode_checkpoint",
     "parse_checkpoint",
     "read_bytes",
     "read_checkpoint",

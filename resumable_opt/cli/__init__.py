@@ -14,12 +14,12 @@ import sys
 
 from .. import __version__
 from ..errors import ResumableOptError
-from . import demo, importing
+from . import demo, importing, recovery
 
 EXIT_ERROR = 1
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [demo, importing]
+COMMAND_MODULES = [demo, importing, recovery]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ evaluator (in process, worker processes, Dask) calls :func:`evaluate`.
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -53,6 +54,17 @@ def failure(kind: str, message: str, details: str = "", duration: float = 0.0) -
     )
 
 
+EXPECTED_RESULT = "return a number, or a dict with a numeric 'loss' and a 'status'"
+
+
+def _raised_by_hyperopt_on_the_result(exc: BaseException) -> bool:
+    """True when hyperopt's own ``Domain.evaluate`` rejected what the objective
+    returned (a string, a dict without a loss...), rather than the objective
+    raising: its innermost frame is hyperopt's, not the objective's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].name == "evaluate" and frames[-1].filename.endswith(os.path.join("hyperopt", "base.py"))
+
+
 def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outcome:
     """Evaluate the trial ``doc`` in this process; never raises for the objective's faults.
 
@@ -73,6 +85,9 @@ def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outc
             message = f"the objective called sys.exit({exc.code!r})"
         elif isinstance(exc, TypeError) and "NoneType" in message:
             message += " (did the objective forget to return its loss?)"
+        elif _raised_by_hyperopt_on_the_result(exc):
+            message = f"the objective returned no usable loss ({name}: {message}); {EXPECTED_RESULT}"
+            name = "InvalidResult"
         outcome = failure(name, message, traceback.format_exc(), time.perf_counter() - started)
         outcome.misc_update["error"] = (str(type(exc)), str(exc))  # exactly as hyperopt.fmin records it
         outcome.exception = exc

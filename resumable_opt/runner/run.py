@@ -32,10 +32,11 @@ from hyperopt.utils import coarse_utcnow
 
 from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
+from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, SearchInterrupted
 from ..evaluation import Evaluator, Lost, Outcome, failure
-from ..reporting.best_file import best_record, write_best_file
+from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
 from ..trials import add_to_valid, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
@@ -238,7 +239,7 @@ class Run:
 
     def _begin(self) -> list[dict]:
         """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
-        self.store.remove_stale_temporaries()
+        self.store.remove_stale_temporaries(best_file_path(self.path), owner_path(self.path))
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:

@@ -1,0 +1,206 @@
+"""Checking a checkpoint and getting a damaged one back to its last good state.
+
+:func:`verify` reads a checkpoint the way a run would and says whether it is
+sound; when it is not, it also says what can be recovered:
+
+* the *intact prefix* of the damaged file: its records up to the first
+  damaged one, a state the search really was in, and
+* the *backup* ``NAME.ckpt.bak``: the state before the latest snapshot, which
+  the store keeps for exactly this purpose (see ``store.py``).
+
+:func:`recover` keeps the damaged file aside as
+``NAME.ckpt.damaged-<timestamp>`` (never deleted, never changed) and writes
+the recoverable state with the most finished trials in its place,
+atomically, under the run lock.  Neither ever starts a new search.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointVersionError
+from . import journal, records
+from .journal import SearchData
+from .lock import RunLock
+from .store import backup_path, encode_checkpoint, fsync_directory, read_bytes, read_checkpoint, write_file_atomically
+
+
+@dataclass
+class Recoverable:
+    """A good state of the search that :func:`recover` can restore."""
+
+    #: Where it comes from, for people: "intact prefix of ..." or "backup ...".
+    source: str
+    n_trials: int
+    n_finished: int
+    data: SearchData = field(repr=False)
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found."""
+
+    path: Path
+    sound: bool
+    #: "sound", or what is wrong, in words.
+    reason: str
+    #: Trials in the checkpoint (None when it cannot be read).
+    n_trials: int | None = None
+    n_finished: int | None = None
+    #: Bytes of an interrupted append at the end, ignored when reading.
+    torn_bytes: int = 0
+    #: The intact records at the start of a damaged file, if they hold a state.
+    prefix: Recoverable | None = None
+    #: The state kept in ``NAME.bak``, if it is readable.
+    backup: Recoverable | None = None
+    #: What to do about it, in words.
+    advice: str = ""
+
+    @property
+    def best_recoverable(self) -> Recoverable | None:
+        """The state :func:`recover` restores: the one with the most finished
+        trials; on a tie the intact prefix, which is the newer state."""
+        candidates = [c for c in (self.prefix, self.backup) if c is not None]
+        return max(candidates, key=lambda c: c.n_finished, default=None)
+
+    def __str__(self) -> str:
+        if self.sound:
+            lines = [f"{self.path}: sound, {self.n_finished} finished trials of {self.n_trials}"]
+            if self.torn_bytes:
+                lines.append(
+                    f"  {self.torn_bytes} bytes of an unfinished write at the end (a run was killed while "
+                    "saving) are ignored; every completed record is intact"
+                )
+        else:
+            lines = [f"{self.path}: NOT sound: {self.reason}"]
+            for candidate in (self.prefix, self.backup):
+                if candidate is not None:
+                    lines.append(f"  recoverable: {candidate.source}: {candidate.n_finished} finished trials of {candidate.n_trials}")
+        if self.backup is not None and self.sound:
+            lines.append(f"  {self.backup.source}: {self.backup.n_finished} finished trials")
+        if self.advice:
+            lines.append(f"  {self.advice}")
+        return "\n".join(lines)
+
+
+def _counts(data: SearchData) -> tuple[int, int]:
+    from ..trials import is_pending
+
+    return len(data.docs), sum(1 for doc in data.docs if not is_pending(doc))
+
+
+def _recoverable(source: str, data: SearchData) -> Recoverable:
+    return Recoverable(source, *_counts(data), data)
+
+
+def _replay_longest_prefix(payloads: list[bytes]) -> SearchData | None:
+    """Replay as many leading records as decode and apply cleanly."""
+    if not payloads:
+        return None
+    try:
+        data = journal.replay(payloads[:1])
+    except Exception:
+        return None
+    docs_by_tid = data.doc_index()
+    for payload in payloads[1:]:
+        try:
+            # Checksums matched, so a failure here means a bug or a foreign
+            # record, not damage; the state before it is still a real one.
+            journal.apply(data, pickle.loads(payload), docs_by_tid)
+        except Exception:
+            break
+    return data
+
+
+def _intact_prefix(path: Path) -> Recoverable | None:
+    try:
+        content = read_bytes(path)
+        records.check_header(content, path)
+    except CheckpointError:
+        return None
+    payloads, _ = records.leading_records(content)
+    data = _replay_longest_prefix(payloads)
+    return None if data is None else _recoverable(f"intact prefix of {path.name}", data)
+
+
+def _backup(path: Path) -> Recoverable | None:
+    backup = backup_path(path)
+    try:
+        return _recoverable(f"backup {backup.name}", read_checkpoint(backup).data)
+    except CheckpointError:
+        return None
+
+
+def verify(path: str | Path) -> VerifyReport:
+    """Check a checkpoint without changing anything; never raises for a bad file.
+
+    The report is sound when a run would resume from the file as it is (a
+    torn tail left by a killed run is sound: it is dropped on reading).
+    Otherwise it says why, and what :func:`recover` could restore.
+    """
+    path = Path(path)
+    backup = _backup(path)
+    try:
+        loaded = read_checkpoint(path)
+    except CheckpointVersionError as exc:
+        return VerifyReport(path, False, exc.problem, advice=exc.advice)
+    except CheckpointError as exc:
+        prefix = None if isinstance(exc, CheckpointNotFound) else _intact_prefix(path)
+        report = VerifyReport(path, False, exc.problem, prefix=prefix, backup=backup)
+        if report.best_recoverable is not None:
+            report.advice = f"run `resumable-opt recover {path}` to restore the {report.best_recoverable.source}"
+        else:
+            report.advice = "nothing in it or beside it can be recovered: " + (exc.advice or "restore it from a backup of your own")
+        return report
+    n_trials, n_finished = _counts(loaded.data)
+    return VerifyReport(path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup)
+
+
+def damaged_copy_path(path: Path) -> Path:
+    """Where :func:`recover` keeps a damaged checkpoint: ``NAME.ckpt.damaged-<timestamp>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+    return candidate
+
+
+def recover(path: str | Path) -> Path:
+    """Restore the best recoverable state of a damaged checkpoint; see module doc.
+
+    Returns where the damaged file was kept (``NAME.ckpt.damaged-<timestamp>``),
+    or ``path`` itself when there was nothing to keep aside: a sound
+    checkpoint is left as it is, and a missing one is restored from its
+    backup.  Raises :class:`~resumable_opt.errors.CheckpointError` when
+    nothing can be recovered, or for a checkpoint of a newer format version
+    (which is not damaged); :class:`~resumable_opt.errors.CheckpointLocked`
+    while a run holds the checkpoint.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "move the folder away or pass the checkpoint file inside it")
+    with RunLock(path):
+        report = verify(path)  # again, under the lock: no run changes it now
+        if report.sound:
+            return path
+        chosen = report.best_recoverable
+        if chosen is None:
+            cls = CheckpointNotFound if not path.exists() and not path.is_symlink() else CheckpointCorrupt
+            raise cls(path, f"cannot be recovered: {report.reason}", report.advice)
+        kept = path
+        if path.exists():
+            kept = damaged_copy_path(path)
+            os.link(path, kept)  # the damaged bytes, exactly as they were
+        header, snapshot, _ = encode_checkpoint(chosen.data)
+        write_file_atomically(path, header + snapshot)
+        fsync_directory(path.parent)
+        return kept
+
+
+__all__ = ["Recoverable", "VerifyReport", "damaged_copy_path", "recover", "verify"]
