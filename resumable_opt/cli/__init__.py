@@ -4,26 +4,36 @@ Each command lives in its own module under ``resumable_opt/cli/`` and has a
 ``register(subparsers)`` function that adds its parser and sets its handler
 (``parser.set_defaults(handler=...)``).  Every command reports a user's
 mistake (a missing or damaged file, a bad argument) as one line on stderr and
-a non-zero exit status; ``--debug`` shows the traceback instead.
+a non-zero exit status; ``--debug`` (before or after the command) shows the
+traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import ResumableOptError
-from . import demo
+from . import best, demo, export, plot, resume, show, trials
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [demo]
+COMMAND_MODULES = [demo, show, best, trials, export, plot, resume]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="resumable-opt",
         description="Resumable hyperopt searches: run, resume and inspect them.",
     )
@@ -32,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        if "--debug" not in command._option_string_actions:
+            # SUPPRESS: absent here, it leaves the value given before the command alone.
+            command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
     return parser
 
 
@@ -46,4 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumable-opt: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. `resumable-opt trials X | head`
+        sys.stderr.close()  # nothing more can be said on a closed pipe
         return 0
+    except Exception as exc:  # a bug, or a fault we did not foresee: still no traceback at the user
+        if args.debug:
+            raise
+        print(
+            f"resumable-opt: unexpected error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
