@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
 
 
@@ -40,3 +41,9 @@ def positive_int(text: str) -> int:
 def note(text: str) -> None:
     """A remark for the person at the terminal, on stderr so that stdout stays data."""
     print(f"note: {text}", file=sys.stderr)
+
+
+def note_if_raw(table: TrialTable) -> None:
+    """Say so when the parameters could not be decoded here."""
+    if not table.decoded:
+        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")

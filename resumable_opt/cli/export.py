@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..reporting.export import FORMATS, export_table
 from ..reporting.rows import trial_table
-from .common import add_checkpoint_argument, load_search, note
+from .common import add_checkpoint_argument, load_search, note_if_raw
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     table = trial_table(load_search(args.checkpoint))
-    if not table.decoded:
-        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")
+    note_if_raw(table)
     written = export_table(table, args.output)
     print(f"Wrote {len(table.rows)} trials to {args.output} ({written})")
     return 0

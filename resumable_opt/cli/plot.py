@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..reporting.plot import build_figure, parameter_scales, save_plot
-from ..reporting.rows import trial_table
-from ..reporting.summary import space_parameters
-from .common import add_checkpoint_argument, load_search, note
+from ..reporting.plot import save_plot, search_figure
+from .common import add_checkpoint_argument, load_search, note_if_raw
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,11 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     state = load_search(args.checkpoint)
-    table = trial_table(state)
-    if not table.decoded:
-        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")
-    scales = parameter_scales(space_parameters(state))
-    figure = build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales)
+    figure, table = search_figure(state)
+    note_if_raw(table)
     save_plot(figure, args.output)
     print(f"Wrote the plot of {state.n_ok} trials with a loss ({len(table.parameters)} parameters) to {args.output}")
     return 0

@@ -8,7 +8,7 @@ import sys
 from ..errors import ResumableOptError
 from ..reporting.render import csv_text, json_text, render_table
 from ..reporting.rows import TrialTable, sort_rows, trial_table
-from .common import add_checkpoint_argument, load_search, note, positive_int
+from .common import add_checkpoint_argument, load_search, note, note_if_raw, positive_int
 
 FORMATS = ("table", "csv", "json")
 
@@ -39,8 +39,7 @@ def selected_rows(table: TrialTable, sort: str, descending: bool, top: int | Non
 
 def run(args: argparse.Namespace) -> int:
     table = trial_table(load_search(args.checkpoint))
-    if not table.decoded:
-        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")
+    note_if_raw(table)
     rows = selected_rows(table, args.sort, args.desc, args.top)
     if args.format == "csv":
         sys.stdout.write(csv_text(table.columns, rows))

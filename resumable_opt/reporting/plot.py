@@ -12,13 +12,17 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checkpoint.store import write_file_atomically
 from ..errors import ResumableOptError
 from .extras import require
 from .render import cell_text
-from .rows import STATUS_FAIL, STATUS_OK, TrialTable
+from .rows import STATUS_FAIL, STATUS_OK, TrialTable, trial_table
+from .summary import space_parameters
+
+if TYPE_CHECKING:
+    from ..search_state import SearchState
 
 PURPOSE = "plotting a search"
 #: Distributions drawn on a log axis (the names hyperopt's ``hp`` functions give their nodes).
@@ -44,6 +48,13 @@ def parameter_scales(described: dict[str, str]) -> dict[str, str]:
         elif text.startswith(tuple(f"{name}(" for name in LOG_DISTRIBUTIONS)):
             scales[label] = "log"
     return scales
+
+
+def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
+    """The figure of a loaded search (what ``resumable-opt plot`` draws), and the rows drawn."""
+    table = trial_table(state)
+    scales = parameter_scales(space_parameters(state))
+    return build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales), table
 
 
 def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | None = None) -> Any:

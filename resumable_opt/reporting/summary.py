@@ -14,16 +14,15 @@ import bisect
 import html
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from ..checkpoint.journal import RunRecord
-from ..errors import describe_owner
 from ..trials import is_pending
 from .progress import format_loss, format_params
-from .rows import STATUS_RUNNING, trial_status
+from .rows import STATUS_RUNNING, as_local_time, trial_status
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
@@ -77,7 +76,7 @@ def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
     """
     now = time.time() if now is None else now
     finished_at = sorted(
-        doc["refresh_time"].replace(tzinfo=timezone.utc).timestamp()
+        as_local_time(doc["refresh_time"]).timestamp()
         for doc in state.trials._dynamic_trials
         if not is_pending(doc) and doc.get("refresh_time") is not None
     )
