@@ -11,6 +11,7 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"resumable-opt: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:  # e.g. `resumable-opt trials X | head`
-        sys.stderr.close()  # nothing more can be said on a closed pipe
+    except BrokenPipeError:  # e.g. `resumable-opt trials X | head`: the reader has all it wanted
+        # Point stdout at /dev/null so that flushing it at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # a bug, or a fault we did not foresee: still no traceback at the user
         if args.debug:
