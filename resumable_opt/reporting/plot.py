@@ -52,6 +52,8 @@ def parameter_scales(described: dict[str, str]) -> dict[str, str]:
 
 def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
     """The figure of a loaded search (what ``resumable-opt plot`` draws), and the rows drawn."""
+    if state.n_ok == 0:
+        raise ResumableOptError(f"{state.path}: no trial has finished with a loss yet, so there is nothing to plot")
     table = trial_table(state)
     scales = parameter_scales(space_parameters(state))
     return build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales), table

@@ -45,7 +45,8 @@ STATUS_OK, STATUS_FAIL, STATUS_RUNNING, STATUS_PENDING = "ok", "fail", "running"
 # order, they turn the stored value into the one the objective received.
 _CASTS: dict[str, Callable[[Any], Any]] = {"float": float, "int": int}
 
-Decoder = Callable[[dict[str, Any], dict], Any]
+#: Decodes one label of a raw point; the second argument gives the memo ``pyll.rec_eval`` needs.
+Decoder = Callable[[dict[str, Any], Callable[[], dict]], Any]
 
 
 @dataclass
@@ -72,22 +73,23 @@ def trial_table(state: "SearchState") -> TrialTable:
     ``hyperopt.fmin`` returns them, and :attr:`TrialTable.decoded` is False.
     """
     docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
+    points = [active_values(doc["misc"]["vals"]) for doc in docs]
     try:
         labels, decode_point = _point_decoder(state.space)
+        decoded_points = [decode_point(point) for point in points]
         decoded, why_raw = True, ""
-    except Exception as exc:  # the space could not be unpickled or understood here
+    except Exception as exc:  # the space could not be unpickled or understood here: all raw, never a mix
         labels = sorted({label for doc in docs for label in doc["misc"]["vals"]})
-        decode_point = _raw_point
+        decoded_points = [_raw_point(point) for point in points]
         decoded, why_raw = False, f"{type(exc).__name__}: {exc}"
     names = {label: _column_name(label) for label in labels}
     rows = []
-    for doc in docs:
+    for doc, values in zip(docs, decoded_points):
         row: dict[str, Any] = {
             "tid": doc["tid"],
             "status": trial_status(doc, running=state.running is not None),
             "loss": float(doc["result"]["loss"]) if is_ok(doc) else None,
         }
-        values = decode_point(active_values(doc["misc"]["vals"]))
         for label in labels:
             row[names[label]] = values.get(label)
         row["duration"] = _duration(doc)

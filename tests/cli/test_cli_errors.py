@@ -68,6 +68,9 @@ def test_best_before_any_success(ckpt, capsys):
     resumable_opt.minimize(lambda params: 1 / 0, {"x": hp.uniform("x", 0, 1)}, ckpt, 2, seed=1, progress=False)
     assert main(["best", str(ckpt)]) == 1
     assert capsys.readouterr().err == f"resumable-opt: error: {ckpt}: no successful trial yet (2 finished, 2 failed)\n"
+    assert main(["plot", str(ckpt), "-o", str(ckpt.with_suffix(".png"))]) == 1
+    assert capsys.readouterr().err == f"resumable-opt: error: {ckpt}: no trial has finished with a loss yet, so there is nothing to plot\n"
+    assert not ckpt.with_suffix(".png").exists()
 
 
 @pytest.mark.parametrize(
