@@ -87,6 +87,11 @@ def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | No
     for index, parameter in enumerate(table.parameters):
         axes = figure.add_subplot(grid[1 + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
         _draw_parameter(axes, parameter, ok, best, log_loss, (scales or {}).get(parameter, "linear"))
+    # The data stay inside their axes; leaving them out of the layout computation
+    # halves the time to draw a search of thousands of trials.
+    for axes in figure.axes:
+        for drawn in [*axes.collections, *axes.lines]:
+            drawn.set_in_layout(False)
     return figure
 
 
