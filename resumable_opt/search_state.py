@@ -137,6 +137,30 @@ class SearchState:
 
         return summary_text(self)
 
+    def _repr_html_(self) -> str:
+        """The same summary as ``repr``, as HTML for Jupyter."""
+        from .reporting.summary import summary_html
+
+        return summary_html(self)
+
+    def to_dataframe(self) -> Any:
+        """The trials as a ``pandas.DataFrame``: one row per trial, indexed by nothing in particular.
+
+        The columns are those of ``resumable-opt trials``: ``tid``,
+        ``status`` (ok/fail/running/pending), ``loss``, one column per
+        hyperopt label with the value the objective saw (empty where a
+        conditional branch did not use it), ``duration`` (seconds) and
+        ``started`` (timezone-aware).  Needs pandas (the ``pandas`` extra).
+        """
+        from .reporting.extras import require
+        from .reporting.rows import trial_table
+
+        pandas = require("pandas", "pandas", "SearchState.to_dataframe()")
+        table = trial_table(self)
+        frame = pandas.DataFrame(table.rows, columns=table.columns)
+        frame["started"] = pandas.to_datetime(frame["started"])
+        return frame
+
 
 def load(path: str | Path) -> SearchState:
     """Read a checkpoint into a :class:`SearchState`, at any time.

@@ -21,15 +21,18 @@ def best_file_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(stem + ".best.json")
 
 
-def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int) -> dict:
-    """The JSON object that describes a best trial (also ``resumable-opt best --json``)."""
+def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int, found_at: str | None = None) -> dict:
+    """The JSON object that describes a best trial (also ``resumable-opt best --json``).
+
+    ``found_at`` defaults to now, which is when the runner writes it.
+    """
     return {
         "loss": loss,
         "tid": tid,
         "params": to_jsonable(params),
         "argmin": to_jsonable(raw),
         "trials_done": trials_done,
-        "found_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "found_at": found_at or datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
     }
 
 

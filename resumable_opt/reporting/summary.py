@@ -1,18 +1,37 @@
-"""The plain-text summary of a search (``repr`` of a loaded search, ``show``)."""
+"""The summary of a search: ``repr`` of a loaded search, ``resumable-opt show``,
+and the HTML a notebook shows.
+
+The facts are gathered once (:func:`summary_fields`, :func:`run_spans`) and
+then drawn as text or as HTML, so both always say the same thing.  Nothing
+here needs the search's own code: the space is described from the text
+stored with it, so a summary works even where the objective's modules are
+not importable.
+"""
 
 from __future__ import annotations
 
+import bisect
+import html
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..errors import describe_owner
+from tabulate import tabulate
+
+from ..checkpoint.journal import RunRecord
+from ..trials import is_pending
 from .progress import format_loss, format_params
+from .rows import STATUS_RUNNING, as_local_time, trial_status
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
 
+NO_END = "killed or crashed (no end recorded)"
 
-def _when(epoch: float | None) -> str:
+
+def when(epoch: float | None) -> str:
+    """An epoch time as local ``YYYY-mm-dd HH:MM:SS``."""
     return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -23,37 +42,179 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+@dataclass
+class RunSpan:
+    """One run of the search as the summary tells it."""
+
+    number: int
+    record: RunRecord
+    #: Seconds the run took (so far, for the run going on now).
+    seconds: float
+    #: True when the run left no end: its time is up to its last finished trial.
+    estimated: bool
+    #: Trials finished when the run started, and when it ended (or now).
+    trials_before: int
+    trials_after: int
+    running_now: bool
+
+    @property
+    def outcome(self) -> str:
+        if self.running_now:
+            return "running now"
+        return self.record.outcome or NO_END
+
+    @property
+    def took(self) -> str:
+        return ("~" if self.estimated else "") + format_duration(self.seconds)
+
+
+def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
+    """Each run with how long it took and how many trials it finished.
+
+    A run killed without recording its end is counted up to the last trial
+    it finished (``estimated``); the run going on now, up to ``now``.
+    """
+    now = time.time() if now is None else now
+    finished_at = sorted(
+        as_local_time(doc["refresh_time"]).timestamp()
+        for doc in state.trials._dynamic_trials
+        if not is_pending(doc) and doc.get("refresh_time") is not None
+    )
+    runs = state.runs
+    spans = []
+    for index, run in enumerate(runs):
+        is_last = index == len(runs) - 1
+        running_now = is_last and run.ended is None and state.running is not None and state.running.get("pid") == run.pid
+        estimated = False
+        if run.ended is not None:
+            end = run.ended
+        elif running_now:
+            end = now
+        else:  # killed: the last trial it finished before the next run began
+            next_start = runs[index + 1].started if not is_last else float("inf")
+            position = bisect.bisect_left(finished_at, next_start)
+            end = max(run.started, finished_at[position - 1]) if position else run.started
+            estimated = True
+        after = runs[index + 1].n_done_at_start if not is_last else state.n_finished
+        spans.append(RunSpan(index + 1, run, max(0.0, end - run.started), estimated, run.n_done_at_start, after, running_now))
+    return spans
+
+
 def status_line(state: "SearchState") -> str:
-    if state.running:
-        return f"running now ({describe_owner(state.running)})"
+    """Whether a run is going on (who, since when), or how the last one ended."""
+    owner = state.running
+    if owner:
+        since = owner.get("since_epoch")
+        age = f" (for {format_duration(time.time() - since)})" if isinstance(since, (int, float)) else ""
+        who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, since {when(since) if since else owner.get('since', '?')}{age}"
+        if owner.get("unverified"):
+            return f"running on another host as far as its lock note says ({who}); it cannot be checked from here"
+        return f"running now: {who}"
     if not state.runs:
         return "never run"
     last = state.runs[-1]
-    return f"not running; last run ended: {last.outcome or 'killed or crashed (no clean end recorded)'}"
+    if last.outcome is None:
+        return f"not running; the last run (pid {last.pid} on {last.host}) was {NO_END}; resume it to go on"
+    return f"not running; the last run ended {when(last.ended)}: {last.outcome}"
+
+
+def _trials_line(state: "SearchState") -> str:
+    budget = state.max_evals if state.max_evals is not None else "?"
+    running = sum(1 for doc in state.trials._dynamic_trials if trial_status(doc, state.running is not None) == STATUS_RUNNING)
+    return (
+        f"{state.n_finished} of {budget} finished ({state.n_failed} failed), "
+        f"{running} running, {state.n_pending - running} pending"
+    )
+
+
+def _best_line(state: "SearchState") -> str:
+    if state.best_trial is None:
+        return "no successful trial yet"
+    try:
+        params = format_params(state.best)
+    except Exception as exc:  # the space could not be unpickled here
+        params = f"{state.argmin} (raw: the space cannot be loaded here: {exc})"
+    return f"loss {format_loss(state.best_loss)} at trial {state.best_trial['tid']}: {params}"
+
+
+def _time_line(state: "SearchState", spans: list[RunSpan]) -> str:
+    total = sum(span.seconds for span in spans)
+    about = "about " if any(span.estimated for span in spans) else ""
+    going = " (one going on)" if any(span.running_now for span in spans) else ""
+    return f"{about}{format_duration(total)} over {len(spans)} run{'s' if len(spans) != 1 else ''}{going}"
+
+
+def space_parameters(state: "SearchState") -> dict[str, str]:
+    """Each label and its distribution, from the description stored with the space."""
+    return dict(state.meta.get("space_signature", {}).get("parameters", {}))
+
+
+def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str, str]]:
+    """The summary as (name, text) pairs, in the order they are shown."""
+    fields = [
+        ("status", status_line(state)),
+        ("trials", _trials_line(state)),
+        ("best", _best_line(state)),
+        ("time", _time_line(state, spans)),
+        ("seed", str(state.seed)),
+        ("algorithm", state.algo_name),
+        ("objective", state.objective_name),
+    ]
+    if state.stopped_because:
+        fields.append(("stopped", state.stopped_because))
+    if state.torn_bytes:
+        fields.append(("note", f"{state.torn_bytes} bytes of an unfinished write at the end were ignored"))
+    return fields
+
+
+RUN_COLUMNS = ["run", "started", "took", "trials", "how it ended", "where"]
+
+
+def _run_cells(span: RunSpan) -> list[str]:
+    run = span.record
+    return [
+        str(span.number),
+        when(run.started),
+        span.took,
+        f"{span.trials_before} -> {span.trials_after}",
+        span.outcome,
+        f"pid {run.pid} on {run.host}",
+    ]
 
 
 def summary_text(state: "SearchState") -> str:
-    budget = state.max_evals if state.max_evals is not None else "?"
-    lines = [
-        f"Search {state.path}",
-        f"  status:   {status_line(state)}",
-        f"  trials:   {state.n_finished} finished of {budget} ({state.n_failed} failed), {state.n_pending} pending",
-    ]
-    if state.best_trial is not None:
-        try:
-            best = format_params(state.best)
-        except Exception as exc:  # the space could not be unpickled here
-            best = f"{state.argmin} (raw; space not loadable: {exc})"
-        lines.append(f"  best:     loss {format_loss(state.best_loss)} at trial {state.best_trial['tid']}: {best}")
-    else:
-        lines.append("  best:     no successful trial yet")
-    lines.append(f"  seed:     {state.seed}   algorithm: {state.algo_name}   objective: {state.objective_name}")
-    lines.append(f"  time:     {format_duration(state.total_seconds)} over {len(state.runs)} run(s)")
-    if state.stopped_because:
-        lines.append(f"  stopped:  {state.stopped_because}")
-    for index, run in enumerate(state.runs, 1):
-        lines.append(
-            f"  run {index}: {_when(run.started)} -> {_when(run.ended)}  {run.outcome or '(no end recorded)'}"
-            f"  [pid {run.pid} on {run.host}]"
-        )
+    """The summary as plain text (what ``repr`` and ``resumable-opt show`` print)."""
+    spans = run_spans(state)
+    fields = summary_fields(state, spans)
+    width = max(len(name) for name, _ in fields + [("space", "")]) + 2
+    lines = [f"Search {state.path}"]
+    lines += [f"  {name + ':':<{width}}{text}" for name, text in fields]
+    parameters = space_parameters(state)
+    if parameters:
+        label_width = max(len(label) for label in parameters)
+        for index, (label, described) in enumerate(parameters.items()):
+            lead = f"{'space:':<{width}}" if index == 0 else " " * width
+            lines.append(f"  {lead}{label:<{label_width}}  {described}")
+    if spans:
+        lines.append("  runs:")
+        table = tabulate([_run_cells(span) for span in spans], headers=RUN_COLUMNS, tablefmt="plain", disable_numparse=True)
+        lines += ["    " + line for line in table.splitlines()]
     return "\n".join(lines)
+
+
+def summary_html(state: "SearchState") -> str:
+    """The summary as an HTML fragment, for Jupyter (``SearchState._repr_html_``)."""
+    spans = run_spans(state)
+    esc = html.escape
+    rows = [f"<tr><th style='text-align:left'>{esc(name)}</th><td style='text-align:left'>{esc(text)}</td></tr>" for name, text in summary_fields(state, spans)]
+    parameters = space_parameters(state)
+    if parameters:
+        listing = "<br>".join(f"<code>{esc(label)}</code>: {esc(described)}" for label, described in parameters.items())
+        rows.append(f"<tr><th style='text-align:left'>space</th><td style='text-align:left'>{listing}</td></tr>")
+    parts = [f"<div><strong>Search <code>{esc(str(state.path))}</code></strong>", "<table>", *rows, "</table>"]
+    if spans:
+        head = "".join(f"<th>{esc(column)}</th>" for column in RUN_COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in _run_cells(span)) + "</tr>" for span in spans)
+        parts.append(f"<details><summary>{len(spans)} run(s)</summary><table><tr>{head}</tr>{body}</table></details>")
+    parts.append("</div>")
+    return "\n".join(parts)

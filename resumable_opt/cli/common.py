@@ -1,0 +1,49 @@
+"""What the inspection commands share: the checkpoint argument, loading, output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..reporting.rows import TrialTable
+from ..search_state import SearchState, load
+
+
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help="the checkpoint file, e.g. checkpoints/demo.ckpt")
+
+
+def load_search(path: Path) -> SearchState:
+    """Read the checkpoint once, without its lock: never blocks or slows a run.
+
+    The folder the command runs in is importable, as with ``python -m``, so
+    an objective or a space that refers to the user's own modules can be
+    unpickled when the command runs where the search was started.
+    """
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return load(path)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def note(text: str) -> None:
+    """A remark for the person at the terminal, on stderr so that stdout stays data."""
+    print(f"note: {text}", file=sys.stderr)
+
+
+def note_if_raw(table: TrialTable) -> None:
+    """Say so when the parameters could not be decoded here."""
+    if not table.decoded:
+        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")

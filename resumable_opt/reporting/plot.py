@@ -1,0 +1,170 @@
+"""The picture of a search: the loss of every trial with the best so far, and a
+panel per parameter (its value against the loss).
+
+Drawn with matplotlib (the ``plot`` extra) on a ``Figure`` of its own, never
+through pyplot's global state, so it works without a display and in a
+notebook alike.  The artists carry labels (``trials``, ``best so far``,
+``failed``, ``best``) so that a program can read back what was drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..checkpoint.store import write_file_atomically
+from ..errors import ResumableOptError
+from .extras import require
+from .render import cell_text
+from .rows import STATUS_FAIL, STATUS_OK, TrialTable, trial_table
+from .summary import space_parameters
+
+if TYPE_CHECKING:
+    from ..search_state import SearchState
+
+PURPOSE = "plotting a search"
+#: Distributions drawn on a log axis (the names hyperopt's ``hp`` functions give their nodes).
+LOG_DISTRIBUTIONS = ("loguniform", "qloguniform", "lognormal", "qlognormal")
+PANELS_PER_ROW = 3
+DPI = 100
+#: The loss axis turns logarithmic when the positive losses span more than this factor.
+LOG_LOSS_SPAN = 1e3
+
+POINT_COLOR = "#1f77b4"
+BEST_COLOR = "#d62728"
+FAIL_COLOR = "#7f7f7f"
+
+
+def parameter_scales(described: dict[str, str]) -> dict[str, str]:
+    """How to lay out each parameter's axis, from ``space.parameters``' descriptions:
+    ``"category"`` for an ``hp.choice`` (one slot per option, even numeric ones),
+    ``"log"`` for a logarithmic distribution; others are left out (linear)."""
+    scales = {}
+    for label, text in described.items():
+        if text.startswith("choice of "):
+            scales[label] = "category"
+        elif text.startswith(tuple(f"{name}(" for name in LOG_DISTRIBUTIONS)):
+            scales[label] = "log"
+    return scales
+
+
+def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
+    """The figure of a loaded search (what ``resumable-opt plot`` draws), and the rows drawn."""
+    if state.n_ok == 0:
+        raise ResumableOptError(f"{state.path}: no trial has finished with a loss yet, so there is nothing to plot")
+    table = trial_table(state)
+    scales = parameter_scales(space_parameters(state))
+    return build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales), table
+
+
+def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | None = None) -> Any:
+    """A matplotlib ``Figure``: the losses in trial order, then one panel per parameter.
+
+    ``scales`` (see :func:`parameter_scales`) says which parameters are
+    choices or logarithmic; without it, non-numeric values are categories.
+
+    Raises :class:`~resumable_opt.errors.ResumableOptError` when no trial has
+    a loss yet (there is nothing to draw).
+    """
+    require("matplotlib", "plot", PURPOSE)
+    from matplotlib.figure import Figure
+
+    ok = [row for row in table.rows if row["status"] == STATUS_OK]
+    if not ok:
+        raise ResumableOptError("no trial has finished with a loss yet, so there is nothing to plot")
+    best = min(ok, key=lambda row: row["loss"])
+    log_loss = _spans_orders_of_magnitude([row["loss"] for row in ok])
+    n_rows = 1 + math.ceil(len(table.parameters) / PANELS_PER_ROW)
+    figure = Figure(figsize=(11, 3.4 + 2.8 * (n_rows - 1)), dpi=DPI, layout="constrained")
+    grid = figure.add_gridspec(n_rows, PANELS_PER_ROW)
+    if title:
+        figure.suptitle(title)
+
+    losses = figure.add_subplot(grid[0, :])
+    _draw_losses(losses, table, ok, best, log_loss)
+    for index, parameter in enumerate(table.parameters):
+        axes = figure.add_subplot(grid[1 + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
+        _draw_parameter(axes, parameter, ok, best, log_loss, (scales or {}).get(parameter, "linear"))
+    # The data stay inside their axes; leaving them out of the layout computation
+    # halves the time to draw a search of thousands of trials.
+    for axes in figure.axes:
+        for drawn in [*axes.collections, *axes.lines]:
+            drawn.set_in_layout(False)
+    return figure
+
+
+def _spans_orders_of_magnitude(values: list[float]) -> bool:
+    return min(values) > 0 and max(values) / min(values) > LOG_LOSS_SPAN
+
+
+def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_loss: bool) -> None:
+    axes.scatter([row["tid"] for row in ok], [row["loss"] for row in ok], s=18, color=POINT_COLOR, label="trials", zorder=2)
+    running_best, best_so_far = math.inf, []
+    for row in ok:  # rows are in trial order
+        running_best = min(running_best, row["loss"])
+        best_so_far.append(running_best)
+    last_tid = table.rows[-1]["tid"]
+    axes.step(
+        [row["tid"] for row in ok] + [last_tid],
+        best_so_far + [best_so_far[-1]],
+        where="post",
+        color=BEST_COLOR,
+        label="best so far",
+        zorder=3,
+    )
+    failed = [row["tid"] for row in table.rows if row["status"] == STATUS_FAIL]
+    if failed:  # no loss to place them by: a mark along the bottom edge
+        axes.scatter(failed, [0.02] * len(failed), transform=axes.get_xaxis_transform(), marker="x", color=FAIL_COLOR, label="failed", zorder=2)
+    axes.set_yscale("log" if log_loss else "linear")
+    axes.set_xlabel("trial (tid)")
+    axes.set_ylabel("loss")
+    axes.set_title(f"loss of each trial; best {best['loss']:.6g} at trial {best['tid']}", fontsize="medium")
+    axes.legend(loc="upper right", fontsize="small")
+    axes.grid(alpha=0.3)
+
+
+def _draw_parameter(axes: Any, parameter: str, ok: list[dict], best: dict, log_loss: bool, scale: str) -> None:
+    used = [row for row in ok if row[parameter] is not None]
+    values = [row[parameter] for row in used]
+    numeric = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    if scale == "category" or not numeric:
+        # Numeric options in their order; others as they first appear.
+        ordered = sorted(set(values)) if numeric else values
+        categories = list(dict.fromkeys(cell_text(value, 18) for value in ordered))
+        position = {category: index for index, category in enumerate(categories)}
+        xs = [position[cell_text(value, 18)] for value in values]
+        axes.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3 else 0, fontsize="small")
+        axes.set_xlim(-0.5, len(categories) - 0.5)
+    else:
+        xs = values
+        if scale == "log" and values and min(values) > 0:
+            axes.set_xscale("log")
+    axes.scatter(xs, [row["loss"] for row in used], s=14, color=POINT_COLOR, alpha=0.7, label="trials", zorder=2)
+    if best[parameter] is not None:
+        best_x = xs[used.index(best)]
+        axes.scatter([best_x], [best["loss"]], s=60, marker="*", color=BEST_COLOR, label="best", zorder=3)
+    axes.set_yscale("log" if log_loss else "linear")
+    axes.set_title(parameter, fontsize="medium")
+    axes.set_ylabel("loss", fontsize="small")
+    axes.grid(alpha=0.3)
+
+
+def png_bytes(figure: Any) -> bytes:
+    """The figure as PNG, at :data:`DPI`."""
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def save_plot(figure: Any, path: Path) -> None:
+    """Write the figure to ``path`` (PNG) atomically."""
+    if path.suffix.lower() != ".png":
+        raise ResumableOptError(f"{path}: the plot is written as PNG; name the file with .png")
+    if not path.parent.is_dir():
+        raise ResumableOptError(f"{path}: the folder {path.parent} does not exist")
+    try:
+        write_file_atomically(path, png_bytes(figure))
+    except OSError as exc:
+        raise ResumableOptError(f"{path}: cannot write the plot: {exc.strerror or exc}") from None

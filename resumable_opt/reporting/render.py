@@ -1,0 +1,103 @@
+"""Rows as text: an aligned table for people, CSV and JSON for programs.
+
+The table is drawn by ``tabulate``.  On a terminal it has a header rule,
+numbers to 6 significant digits and long values cut to :data:`CELL_WIDTH`;
+piped to another program it is plain (no rules, values whole), so ``awk``,
+``sort`` and ``grep`` see one trial per line.  CSV and JSON keep every value
+whole and every float at full precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import datetime
+from typing import Any, Iterable
+
+from tabulate import tabulate
+
+from ..space import to_jsonable
+
+#: Longest cell of a table on a terminal; longer values end in "…".
+CELL_WIDTH = 28
+
+
+def cell_text(value: Any, width: int | None = None) -> str:
+    """One value as a table cell: empty for None, ``.6g`` floats, local time to the second."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, (dict, list, tuple)):
+        text = compact_json(value)
+    else:
+        text = str(value)
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def compact_json(value: Any) -> str:
+    """A structured value (e.g. the chosen option of an ``hp.choice``) on one line."""
+    return json.dumps(to_jsonable(value), separators=(", ", ": "))
+
+
+def render_table(columns: list[str], rows: list[dict], terminal: bool) -> str:
+    """An aligned table of ``rows``: numbers right-aligned, text left-aligned."""
+    width = CELL_WIDTH if terminal else None
+    cells = [[cell_text(row.get(column), width) for column in columns] for row in rows]
+    align = ["right" if _is_numeric(row.get(column) for row in rows) else "left" for column in columns]
+    return tabulate(
+        cells,
+        headers=columns,
+        tablefmt="simple" if terminal else "plain",
+        colalign=align,
+        disable_numparse=True,  # the cells are formatted already; "1e3" as a choice stays text
+    )
+
+
+def _is_numeric(values: Iterable[Any]) -> bool:
+    present = [value for value in values if value is not None]
+    return bool(present) and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in present)
+
+
+def plain_value(value: Any) -> Any:
+    """A value as JSON holds it: datetimes in ISO 8601 with their offset, NaN as text."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return to_jsonable(value)
+
+
+def json_text(columns: list[str], rows: list[dict]) -> str:
+    """A JSON array with one object per row, keys in column order."""
+    return json.dumps([{column: plain_value(row.get(column)) for column in columns} for row in rows], indent=2) + "\n"
+
+
+def csv_value(value: Any) -> str:
+    """A CSV cell: floats at full precision, structured values as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (dict, list, tuple)):
+        return compact_json(value)
+    plain = plain_value(value)
+    return plain if isinstance(plain, str) else str(plain)
+
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    """CSV with a header line, as ``csv`` writes it (RFC 4180 quoting)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_value(row.get(column)) for column in columns])
+    return out.getvalue()

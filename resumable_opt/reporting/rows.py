@@ -1,0 +1,239 @@
+"""One row per trial: the data behind ``trials``, ``export``, ``plot`` and ``to_dataframe()``.
+
+Every view of the trials of a search is built from :func:`trial_table`, so
+the command line, the files it exports, the plot and a notebook's data frame
+always agree.  A row holds:
+
+* ``tid``: hyperopt's trial id;
+* ``status``: ``ok``, ``fail``, ``running`` (being evaluated by the run going
+  on now) or ``pending`` (asked and not finished: it is evaluated first when
+  the search is resumed);
+* ``loss``: the loss of an ``ok`` trial, else None;
+* one column per hyperopt label, decoded as the objective saw it (the chosen
+  option of an ``hp.choice``, not its index; an ``int`` for
+  ``scope.int(hp.quniform(...))``), None where a conditional branch did not
+  use the label;
+* ``duration``: seconds the evaluation took (millisecond resolution, as
+  hyperopt keeps its times), None while not finished;
+* ``started``: when the evaluation started, a timezone-aware ``datetime``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from hyperopt import JOB_STATE_RUNNING, pyll
+
+from ..space import active_values
+from ..trials import is_ok, is_pending
+
+if TYPE_CHECKING:
+    from ..search_state import SearchState
+
+#: The columns every row has, around the parameter columns.
+LEADING_COLUMNS = ("tid", "status", "loss")
+TRAILING_COLUMNS = ("duration", "started")
+
+STATUS_OK, STATUS_FAIL, STATUS_RUNNING, STATUS_PENDING = "ok", "fail", "running", "pending"
+
+# The wrappers hyperopt puts around a label's raw value (hp.uniform is
+# float(hyperopt_param(...)), hp.uniformint is int(float(...))): applied in
+# order, they turn the stored value into the one the objective received.
+_CASTS: dict[str, Callable[[Any], Any]] = {"float": float, "int": int}
+
+#: Decodes one label of a raw point; the second argument gives the memo ``pyll.rec_eval`` needs.
+Decoder = Callable[[dict[str, Any], Callable[[], dict]], Any]
+
+
+@dataclass
+class TrialTable:
+    """The rows of a search, and what its columns are."""
+
+    #: Every column, in order: tid, status, loss, the parameters, duration, started.
+    columns: list[str]
+    #: The parameter columns (hyperopt labels, renamed only if a label clashes with a fixed column).
+    parameters: list[str]
+    #: One dict per trial, keyed by column, in trial id order.
+    rows: list[dict[str, Any]]
+    #: False when the stored space could not be loaded here: parameters are hyperopt's raw values.
+    decoded: bool = True
+    #: Why the parameters are not decoded (the error loading the space), if they are not.
+    why_raw: str = ""
+
+
+def trial_table(state: "SearchState") -> TrialTable:
+    """The rows of every trial of ``state``; see the module doc for what they hold.
+
+    Never raises because the stored space cannot be unpickled here (a
+    module it needs is missing): the parameters are then given raw, as
+    ``hyperopt.fmin`` returns them, and :attr:`TrialTable.decoded` is False.
+    """
+    docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
+    points = [active_values(doc["misc"]["vals"]) for doc in docs]
+    try:
+        labels, decode_point = _point_decoder(state.space)
+        decoded_points = [decode_point(point) for point in points]
+        decoded, why_raw = True, ""
+    except Exception as exc:  # the space could not be unpickled or understood here: all raw, never a mix
+        labels = sorted({label for doc in docs for label in doc["misc"]["vals"]})
+        decoded_points = [_raw_point(point) for point in points]
+        decoded, why_raw = False, f"{type(exc).__name__}: {exc}"
+    names = {label: _column_name(label) for label in labels}
+    rows = []
+    for doc, values in zip(docs, decoded_points):
+        row: dict[str, Any] = {
+            "tid": doc["tid"],
+            "status": trial_status(doc, running=state.running is not None),
+            "loss": float(doc["result"]["loss"]) if is_ok(doc) else None,
+        }
+        for label in labels:
+            row[names[label]] = values.get(label)
+        row["duration"] = _duration(doc)
+        row["started"] = as_local_time(doc.get("book_time"))
+        rows.append(row)
+    parameters = [names[label] for label in labels]
+    columns = [*LEADING_COLUMNS, *parameters, *TRAILING_COLUMNS]
+    return TrialTable(columns, parameters, rows, decoded, why_raw)
+
+
+def trial_status(doc: dict, running: bool) -> str:
+    """``ok``/``fail``/``running``/``pending`` of one trial document.
+
+    A trial marked as being evaluated is ``running`` only while a run is
+    going on; otherwise its process stopped and it is ``pending`` (it is run
+    again first on resume).
+    """
+    if is_pending(doc):
+        return STATUS_RUNNING if running and doc["state"] == JOB_STATE_RUNNING else STATUS_PENDING
+    return STATUS_OK if is_ok(doc) else STATUS_FAIL
+
+
+def sort_rows(rows: list[dict], column: str, descending: bool = False) -> list[dict]:
+    """``rows`` ordered by ``column``; empty values (e.g. the loss of a failure) always last."""
+    present = [row for row in rows if not _is_empty(row.get(column))]
+    empty = [row for row in rows if _is_empty(row.get(column))]
+    try:
+        present.sort(key=lambda row: row[column], reverse=descending)
+    except TypeError:  # mixed types in one column (e.g. the options of a choice): by text
+        present.sort(key=lambda row: str(row[column]), reverse=descending)
+    return present + empty
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _column_name(label: str) -> str:
+    """A label as a column name; ``param:loss`` for a label that clashes with a fixed column."""
+    return f"param:{label}" if label in LEADING_COLUMNS + TRAILING_COLUMNS else label
+
+
+def _duration(doc: dict) -> float | None:
+    started, ended = doc.get("book_time"), doc.get("refresh_time")
+    if is_pending(doc) or started is None or ended is None:
+        return None
+    return max(0.0, (ended - started).total_seconds())
+
+
+def as_local_time(when: datetime | None) -> datetime | None:
+    """hyperopt's naive UTC times as aware local times."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _raw_point(point: dict[str, Any]) -> dict[str, Any]:
+    return {label: _plain(value) for label, value in point.items()}
+
+
+# -- decoding one label at a time --------------------------------------------
+
+
+def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The labels of ``space`` (in the order hyperopt walks it) and a function that
+    turns a raw point (``{label: value}`` of the active labels) into
+    ``{label: decoded value}``.
+
+    The decoders are worked out once per space, so decoding a row is a few
+    dict look-ups; only a choice whose chosen option holds further
+    hyperparameters (``hp.choice("kind", ["linear", {"degree": ...}])``) is
+    evaluated with hyperopt's own ``pyll.rec_eval``.
+    """
+    expr = pyll.as_apply(space)
+    nodes = list(pyll.dfs(expr))
+    parents: dict[int, list] = {}
+    for node in nodes:
+        for child in node.inputs():
+            parents.setdefault(id(child), []).append(node)
+    param_nodes: dict[str, list] = {}
+    decoders: dict[str, Decoder] = {}
+    for node in nodes:
+        if node.name == "switch" and node.pos_args[0].name == "hyperopt_param":
+            label = node.pos_args[0].arg["label"].obj
+            decoders[label] = _choice_decoder(label, node.pos_args[1:])
+        elif node.name == "hyperopt_param":
+            label = node.arg["label"].obj
+            param_nodes.setdefault(label, []).append(node)
+            decoders.setdefault(label, _cast_decoder(label, _casts_above(node, parents)))
+    labels = list(decoders)
+
+    def decode_point(point: dict[str, Any]) -> dict[str, Any]:
+        memo: dict | None = None
+
+        def lazy_memo() -> dict:  # only a choice of structured options needs it
+            nonlocal memo
+            if memo is None:
+                memo = {node: point[label] for label, found in param_nodes.items() if label in point for node in found}
+            return memo
+
+        return {label: decoders[label](point, lazy_memo) for label in labels if label in point}
+
+    return labels, decode_point
+
+
+def _casts_above(node: Any, parents: dict[int, list]) -> list[Callable[[Any], Any]]:
+    """The ``float``/``int`` wrappers directly around a ``hyperopt_param`` node."""
+    casts = []
+    while True:
+        above = parents.get(id(node), [])
+        if len(above) != 1 or above[0].name not in _CASTS or len(above[0].inputs()) != 1:
+            return casts
+        node = above[0]
+        casts.append(_CASTS[node.name])
+
+
+def _cast_decoder(label: str, casts: list[Callable[[Any], Any]]) -> Decoder:
+    def decode(point: dict[str, Any], memo: Callable[[], dict]) -> Any:
+        value = _plain(point[label])
+        for cast in casts:
+            value = cast(value)
+        return value
+
+    return decode
+
+
+def _choice_decoder(label: str, options: list) -> Decoder:
+    """Decode an ``hp.choice``: the chosen option itself, evaluated if it holds hyperparameters."""
+    literals = [option.obj if option.name == "literal" else _NOT_LITERAL for option in options]
+
+    def decode(point: dict[str, Any], memo: Callable[[], dict]) -> Any:
+        index = int(point[label])
+        value = literals[index]
+        if value is _NOT_LITERAL:
+            value = pyll.rec_eval(options[index], memo=dict(memo()))
+        return _plain(value)
+
+    return decode
+
+
+_NOT_LITERAL = object()
