@@ -8,6 +8,8 @@ and says what to do next.
 
 from __future__ import annotations
 
+import shlex
+
 
 class ResumableOptError(Exception):
     """Base class of every error resumable-opt raises on purpose."""
@@ -19,10 +21,11 @@ class CheckpointError(ResumableOptError):
     def __init__(self, path: object, problem: str, advice: str = "") -> None:
         self.path = str(path)
         self.problem = problem
-        self.advice = advice
+        # Advice may name the file as FILE: give the real command to copy.
+        self.advice = advice.replace("FILE", shlex.quote(self.path))
         text = f"{self.path}: {problem}"
-        if advice:
-            text += f" ({advice})"
+        if self.advice:
+            text += f" ({self.advice})"
         super().__init__(text)
 
 

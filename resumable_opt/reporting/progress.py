@@ -80,7 +80,8 @@ class Progress:
             return
         result = f"FAILED {failure}" if failure else f"loss {format_loss(loss)}"
         mark = "  * new best" if new_best else ""
-        self.say(f"trial {number}/{self.total} (tid {tid})  {result}  {format_params(params)}  [{duration:.2f}s]{mark}")
+        of_total = f"/{self.total}" if self.total < sys.maxsize else ""
+        self.say(f"trial {number}{of_total} (tid {tid})  {result}  {format_params(params)}  [{duration:.2f}s]{mark}")
 
     def close(self) -> None:
         if self._bar is not None:

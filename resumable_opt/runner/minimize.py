@@ -17,7 +17,7 @@ from hyperopt import base, tpe
 from .. import __version__
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
-from ..checkpoint.store import CheckpointStore, read_checkpoint
+from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import Evaluator, InProcessEvaluator
 from ..evaluation.factory import evaluator_factory
@@ -122,7 +122,7 @@ def minimize(
     space: Any,
     checkpoint: str | Path,
     max_evals: int,
-    algo: Callable = tpe.suggest,
+    algo: Callable | None = None,
     seed: int | None = None,
     *,
     timeout: float | None = None,
@@ -143,8 +143,9 @@ def minimize(
     algo, max_evals, rstate=numpy.random.default_rng(S))``, however often the
     run is interrupted and resumed.  Without a seed one is drawn and recorded.
 
-    ``fn`` and ``space`` may be None when resuming: the ones stored in the
-    checkpoint are used.  Resuming with a different space is refused
+    ``algo`` is TPE for a new search; on resume, ``None`` means the algorithm
+    stored in the checkpoint.  ``fn`` and ``space`` may be None when
+    resuming: the ones stored in the checkpoint are used.  Resuming with a different space is refused
     (:class:`~resumable_opt.errors.SpaceMismatch`) before anything is written.
 
     ``timeout`` (seconds, this run), ``loss_threshold`` and ``early_stop_fn``
@@ -188,7 +189,7 @@ def run_search(
     fn: Callable | None,
     space: Any,
     checkpoint: str | Path,
-    algo: Callable,
+    algo: Callable | None,
     options: RunOptions,
     *,
     seed: int | None = None,
@@ -225,6 +226,8 @@ def run_search(
                 found = differences(data.meta["space_signature"], space)
                 if found:
                     raise SpaceMismatch(path, found)
+            if algo is None:
+                algo = stored.algo
             if fn is None:
                 fn = stored.objective
                 if fn is None:
@@ -232,8 +235,17 @@ def run_search(
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
+            if backup_path(path).exists():
+                # The checkpoint was deleted or lost but its previous state is
+                # there: starting afresh would silently throw that history away.
+                raise CheckpointNotFound(
+                    path,
+                    f"the checkpoint is missing, but its backup {backup_path(path).name} is there",
+                    "restore it with `resumable-opt recover FILE`, or delete the backup to start a new search",
+                )
             if fn is None or space is None:
                 raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
+            algo = algo or tpe.suggest
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)

@@ -334,8 +334,9 @@ class Run:
     def _announce(self, pending: list[dict]) -> None:
         if self.torn_bytes:
             self.progress.say(
-                f"Note: dropped {self.torn_bytes} bytes of an unfinished write at the end of {self.path} "
-                "(the run before was killed while saving); every completed trial is kept."
+                f"Note: dropped {self.torn_bytes} bytes at the end of {self.path} that do not form a whole "
+                "record: an append cut short when the run before was killed (no finished trial is lost then: "
+                "each is fsynced before the next is asked), or damage to the last record."
             )
         for doc in self.poisoned:
             self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")

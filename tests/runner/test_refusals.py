@@ -104,3 +104,28 @@ def test_unpicklable_objective_warns_and_stores_the_rest(ckpt):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, ckpt, 5, progress=False).n_finished == 5
+
+
+def test_a_lost_checkpoint_with_a_backup_is_not_restarted(ckpt):
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 3, seed=7, progress=False)
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 4, seed=7, progress=False)
+    ckpt.unlink()
+    with pytest.raises(resumable_opt.CheckpointNotFound, match="backup"):
+        resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 8, seed=7, progress=False)
+    assert not ckpt.exists()
+    resumable_opt.recover(ckpt)
+    assert resumable_opt.load(ckpt).n_finished >= 3
+
+
+def test_resume_without_algo_uses_the_stored_one(ckpt):
+    from hyperopt import rand
+
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 3, algo=rand.suggest, seed=7, progress=False)
+    resumable_opt.minimize(None, None, ckpt, 30, seed=7, progress=False)
+    # rand.suggest, unlike TPE after its 20 startup trials, never looks at the history:
+    # the whole search equals a fresh random search with the same seed.
+    from searches import history
+
+    other = ckpt.with_name("other.ckpt")
+    expected = resumable_opt.minimize(loss_of, SPACES["mixed"](), other, 30, algo=rand.suggest, seed=7, progress=False)
+    assert history(resumable_opt.load(ckpt).trials) == history(expected.trials)
