@@ -21,5 +21,5 @@ def test_demo_runs_is_interrupted_and_resumes(tmp_path):
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err
     assert "Resuming checkpoints/demo.ckpt" in err
-    assert "learning_rate = 0.1" in out  # decoded, not the index 1
+    assert "best parameters: learning_rate=0.1 " in out  # decoded, not the index 1
     assert (tmp_path / "checkpoints" / "demo.best.json").exists()

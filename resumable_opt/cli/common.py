@@ -1,4 +1,4 @@
-"""What the inspection commands share: the checkpoint argument, loading, output."""
+"""What the commands share: the checkpoint argument, loading, argument types, output."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
 
@@ -36,6 +37,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def print_run_result(state: SearchState) -> None:
+    """What ``demo`` and ``resume`` print when their run ends: the best, decoded, and the checkpoint."""
+    print(f"Best loss {format_loss(state.best_loss)} after {state.n_finished} trials ({state.n_failed} failed)")
+    if state.best is not None:
+        print(f"  best parameters: {format_params(state.best)}")
+    print(f"Checkpoint: {state.path}  (inspect it with: resumable-opt show {state.path})")
 
 
 def note(text: str) -> None:

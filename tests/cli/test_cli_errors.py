@@ -76,6 +76,13 @@ def test_best_before_any_success(ckpt, capsys):
     assert not ckpt.with_suffix(".png").exists()
 
 
+def test_a_demo_without_a_successful_trial_ends_without_an_error(tmp_path, capsys):
+    # A negative delay makes each demo trial fail; 2 failures are below the early stop for failures.
+    assert main(["demo", "--checkpoint", str(tmp_path / "demo.ckpt"), "--max-evals", "2", "--delay", "-1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Best loss - after 2 trials (2 failed)" and "best parameters" not in out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -88,6 +95,7 @@ def test_best_before_any_success(ckpt, capsys):
         (("plot", "{ckpt}", "-o", "{tmp}/no/such/folder/plot.png"), "does not exist"),
         (("resume", "{ckpt}", "--max-evals", "many"), "argument --max-evals: 'many' is not a whole number"),
         (("frobnicate",), "argument COMMAND: invalid choice: 'frobnicate'"),
+        (("demo", "--checkpoint", "{tmp}/demo.ckpt", "--max-evals", "0"), "argument --max-evals: must be at least 1, not 0"),
     ],
 )
 def test_bad_arguments_get_one_line(finished, tmp_path, capsys, args, message):
