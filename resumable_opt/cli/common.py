@@ -12,8 +12,16 @@ from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
 
 
-def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help="the checkpoint file, e.g. checkpoints/demo.ckpt")
+def add_checkpoint_argument(parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt") -> None:
+    """The ``CKPT`` positional argument every command that works on a checkpoint takes."""
+    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help=help)
+
+
+def make_working_folder_importable() -> None:
+    """Put the folder the command runs in on ``sys.path``, as ``python -m`` does,
+    so that the user's own modules (an objective, a space) can be imported."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def load_search(path: Path) -> SearchState:
@@ -23,8 +31,7 @@ def load_search(path: Path) -> SearchState:
     an objective or a space that refers to the user's own modules can be
     unpickled when the command runs where the search was started.
     """
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    make_working_folder_importable()
     return load(path)
 
 
