@@ -39,7 +39,7 @@ from ..evaluation import Evaluator, Lost, Outcome, failure
 from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
-from ..trials import add_to_valid, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
+from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
 from .interrupts import Interrupt, InterruptGuard
 
 
@@ -109,7 +109,7 @@ class Run:
         self.guard = InterruptGuard()
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
         self.n_finished = sum(1 for doc in data.docs if not is_pending(doc))
-        self.best_doc = self._find_best()
+        self.best_doc = best_of(data.docs)
         self.started = time.monotonic()
         self.in_flight: dict[int, dict] = {}
         #: Trials that were waiting to be evaluated when this run started.
@@ -301,13 +301,6 @@ class Run:
     @property
     def best_loss(self) -> float | None:
         return None if self.best_doc is None else float(self.best_doc["result"]["loss"])
-
-    def _find_best(self) -> dict | None:
-        best = None
-        for doc in self.data.docs:
-            if is_ok(doc) and (best is None or float(doc["result"]["loss"]) < float(best["result"]["loss"])):
-                best = doc
-        return best
 
     def _update_best(self, doc: dict) -> bool:
         if not is_ok(doc):
