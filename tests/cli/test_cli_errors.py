@@ -129,3 +129,21 @@ def test_a_missing_extra_is_named_with_the_command_that_installs_it(finished, tm
     done = subprocess.run([sys.executable, "-c", BLOCK.format(module=module), *argv], capture_output=True, text=True, timeout=60)
     assert_one_line_error(done, f"needs {module}, which is not installed", f"python -m pip install 'resumable-opt[{extra}]'")
     assert list(tmp_path.iterdir()) == []
+
+
+def _file_size_limit_of_100_bytes():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+
+@pytest.mark.parametrize("name, what", [("export", "the export"), ("plot", "the plot")])
+def test_a_failed_write_of_an_output_file_is_about_that_file(finished, tmp_path, name, what):
+    """A real write failure (file-size limit in the child): the error names the output file, not the checkpoint."""
+    out = tmp_path / ("rows.csv" if name == "export" else "plot.png")
+    done = subprocess.run(
+        [sys.executable, "-m", "resumable_opt", name, str(finished), "-o", str(out)],
+        capture_output=True, text=True, timeout=120, preexec_fn=_file_size_limit_of_100_bytes,
+    )
+    assert_one_line_error(done, f"resumable-opt: error: {out}: cannot write {what}: File too large")
+    assert "checkpoint" not in done.stderr and not out.exists()
