@@ -133,6 +133,7 @@ class Run:
                 self.progress = Progress(self.options.progress, self.options.max_evals, self.n_finished)
                 self._announce(pending)
                 outcome = self._loop(pending)
+                self._end(outcome)
             except Interrupt as stop:
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
@@ -140,7 +141,6 @@ class Run:
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
-            self._end(outcome)
             return outcome
 
     def _loop(self, pending: list[dict]) -> str:
@@ -269,11 +269,13 @@ class Run:
         return pending
 
     def _end(self, outcome: str) -> None:
-        """Record how the run ended and fold the journal into one snapshot."""
-        self.evaluator.cancel_all()
+        """Stop the trials in flight, record how the run ended and fold the
+        journal into one snapshot.  A stop signal from here on is only noted,
+        so it cannot cut the end short."""
         with self.guard.critical():
-            self.guard._stopping = True
+            self.guard.stop_raising()
             try:
+                self.evaluator.cancel_all()
                 released = [tid for tid, doc in self.in_flight.items() if is_pending(doc)]
                 if released:
                     journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
