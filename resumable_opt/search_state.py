@@ -119,15 +119,6 @@ class SearchState:
         """Any trial's point, decoded."""
         return decode(self.space, doc["misc"]["vals"])
 
-    @property
-    def total_seconds(self) -> float:
-        """Wall time spent in runs (a run still going counts up to its last record)."""
-        total = 0.0
-        for run in self._data.runs:
-            if run.ended is not None:
-                total += run.ended - run.started
-        return total
-
     def __repr__(self) -> str:
         from .reporting.summary import summary_text
 

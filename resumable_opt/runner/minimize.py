@@ -19,8 +19,8 @@ from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
-from ..evaluation import Evaluator, InProcessEvaluator
-from ..evaluation.factory import evaluator_factory
+from ..evaluation import InProcessEvaluator
+from ..evaluation.factory import EvaluatorFactory, evaluator_factory
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -197,7 +197,7 @@ def run_search(
     first_trials: Sequence[dict] = (),
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
-    make_evaluator: Callable[[base.Domain, base.Trials], Evaluator] = InProcessEvaluator,
+    make_evaluator: EvaluatorFactory = InProcessEvaluator,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 

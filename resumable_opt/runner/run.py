@@ -35,7 +35,8 @@ from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, SearchInterrupted
-from ..evaluation import Evaluator, Lost, Outcome, failure
+from ..evaluation import Lost, Outcome, failure
+from ..evaluation.factory import EvaluatorFactory
 from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
@@ -89,7 +90,7 @@ class Run:
         algo: Callable,
         rng: np.random.Generator,
         options: RunOptions,
-        make_evaluator: Callable[[base.Domain, base.Trials], Evaluator],
+        make_evaluator: EvaluatorFactory,
         torn_bytes: int = 0,
         trials: base.Trials | None = None,
     ) -> None:
@@ -209,7 +210,7 @@ class Run:
     def _record(self, doc: dict, outcome: Outcome) -> None:
         """Write a finished evaluation into its trial and make it durable."""
         with self.guard.critical():
-            finished = [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+            finished = self._finished_op(doc, outcome)
             journal.apply(self.data, tuple(finished), self.docs_by_tid)
             if outcome.failed:
                 drop_from_valid(self.trials, doc)
@@ -235,6 +236,11 @@ class Run:
             raise outcome.exception
         self._stop_if_always_failing(doc)
 
+    def _finished_op(self, doc: dict, outcome: Outcome) -> list:
+        """The journal operation that writes ``outcome`` into its trial (a list:
+        its last item, the early-stop state, may still change before it is written)."""
+        return [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+
     # -- beginning and end of a run --------------------------------------
 
     def _begin(self) -> list[dict]:
@@ -243,9 +249,8 @@ class Run:
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
-            outcome = poison_failure(self.data.attempts[doc["tid"]])
-            finished = (journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args)
-            journal.apply(self.data, finished, self.docs_by_tid)
+            finished = self._finished_op(doc, poison_failure(self.data.attempts[doc["tid"]]))
+            journal.apply(self.data, tuple(finished), self.docs_by_tid)
             drop_from_valid(self.trials, doc)
             self.n_finished += 1
         pending = [doc for doc in pending if doc not in poisoned]
