@@ -76,6 +76,15 @@ def test_best_before_any_success(ckpt, capsys):
     assert not ckpt.with_suffix(".png").exists()
 
 
+@pytest.mark.parametrize("args", [("add-points", '{"x": 1}'), ("recover",)])
+def test_a_mistyped_checkpoint_path_leaves_nothing_behind(tmp_path, capsys, args):
+    target = tmp_path / "no-such-folder" / "search.ckpt"
+    assert main([args[0], str(target), *args[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"resumable-opt: error: {target}: ") and "no such checkpoint" in err
+    assert list(tmp_path.iterdir()) == []  # no lock file, no folder
+
+
 def test_a_demo_without_a_successful_trial_ends_without_an_error(tmp_path, capsys):
     # A negative delay makes each demo trial fail; 2 failures are below the early stop for failures.
     assert main(["demo", "--checkpoint", str(tmp_path / "demo.ckpt"), "--max-evals", "2", "--delay", "-1", "--quiet"]) == 0
