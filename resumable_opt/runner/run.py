@@ -14,6 +14,13 @@ search continues the very same sequence of points.  A point that was asked
 and not finished when the run stopped is evaluated again, first, with the
 same parameters; one whose evaluation killed the whole process too many times
 is recorded as failed instead (a "poison" trial).
+
+Where evaluations run is the evaluator's business (``evaluation/``): the
+default one evaluates in this process, one trial at a time, as above.  With
+worker processes or Dask the loop keeps up to ``evaluator.capacity`` trials
+in flight, asks for a new point whenever one finishes, and records each as
+it comes back; a trial whose worker died is submitted again (it counts
+toward the poison-trial limit).
 """
 
 from __future__ import annotations
