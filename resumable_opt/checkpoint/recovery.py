@@ -209,6 +209,8 @@ def recover(path: str | Path) -> Path:
         if path.exists():
             kept = damaged_copy_path(path)
             os.link(path, kept)  # the damaged bytes, exactly as they were
+        # Not CheckpointStore.write_snapshot: it would keep the damaged file as
+        # NAME.bak, in place of the good state the backup may still hold.
         header, snapshot, _ = encode_checkpoint(chosen.data)
         write_file_atomically(path, header + snapshot)
         fsync_directory(path.parent)
