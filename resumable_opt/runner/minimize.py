@@ -102,6 +102,25 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
     return rstate
 
 
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _refuse_to_start_afresh(path: Path, can_start: bool) -> None:
+    """For a missing checkpoint: refuse to start a new search when its backup
+    is there, or when there is no objective and space to start one with."""
+    if backup_path(path).exists():
+        # The checkpoint was deleted or lost but its previous state is
+        # there: starting afresh would silently throw that history away.
+        raise CheckpointNotFound(
+            path,
+            f"the checkpoint is missing, but its backup {backup_path(path).name} is there",
+            "restore it with `resumable-opt recover FILE`, or delete the backup to start a new search",
+        )
+    if not can_start:
+        raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
+
+
 def _check_trials_belong(path: Path, data: SearchData, trials: base.Trials | None) -> None:
     """A Trials object passed to a resumed search may only hold trials of that search."""
     if trials is None:
@@ -213,10 +232,13 @@ def run_search(
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
     path = Path(checkpoint)
+    can_start = fn is not None and space is not None
+    if not _exists(path):
+        _refuse_to_start_afresh(path, can_start)  # before a folder or a lock file is made for it
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         torn_bytes = 0
-        if path.exists() or path.is_symlink():
+        if _exists(path):
             loaded = read_checkpoint(path)
             data, torn_bytes = loaded.data, loaded.torn_bytes
             stored = SearchState(path, data)
@@ -235,16 +257,7 @@ def run_search(
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
-            if backup_path(path).exists():
-                # The checkpoint was deleted or lost but its previous state is
-                # there: starting afresh would silently throw that history away.
-                raise CheckpointNotFound(
-                    path,
-                    f"the checkpoint is missing, but its backup {backup_path(path).name} is there",
-                    "restore it with `resumable-opt recover FILE`, or delete the backup to start a new search",
-                )
-            if fn is None or space is None:
-                raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
+            _refuse_to_start_afresh(path, can_start)  # again, under the lock
             algo = algo or tpe.suggest
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
