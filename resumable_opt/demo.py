@@ -19,6 +19,9 @@ from .runner import minimize
 from .search_state import SearchState
 
 DEFAULT_CHECKPOINT = Path("checkpoints") / "demo.ckpt"
+DEFAULT_MAX_EVALS = 30
+#: Seconds each trial takes: time enough to press Ctrl-C in the middle of one.
+DEFAULT_DELAY = 0.3
 
 SPACE = {
     "learning_rate": hp.choice("learning_rate", [1.0, 0.1, 0.01]),
@@ -47,5 +50,12 @@ class DemoObjective:
         return final_square(params, delay=self.delay)
 
 
-def run_demo(checkpoint: Path = DEFAULT_CHECKPOINT, max_evals: int = 30, delay: float = 0.3, seed: int | None = 0, progress: bool = True) -> SearchState:
+def run_demo(
+    checkpoint: Path = DEFAULT_CHECKPOINT,
+    max_evals: int = DEFAULT_MAX_EVALS,
+    delay: float = DEFAULT_DELAY,
+    seed: int | None = 0,
+    progress: bool = True,
+) -> SearchState:
+    """Run (or resume) the demo search on ``checkpoint``."""
     return minimize(DemoObjective(delay), SPACE, checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress)

@@ -95,6 +95,8 @@ class CheckpointWriteError(ResumableOptError):
 
     def __init__(self, path: object, action: str, cause: BaseException) -> None:
         self.path = str(path)
+        #: The OSError behind it.
+        self.cause = cause
         super().__init__(
             f"{self.path}: could not {action}: {cause}. The checkpoint keeps every "
             "trial recorded before this; free some space or fix the cause, then run "

@@ -28,7 +28,7 @@ from hyperopt.fmin import generate_trial
 from .checkpoint import records
 from .checkpoint.lock import RunLock
 from .checkpoint.store import CheckpointStore, read_checkpoint
-from .errors import CheckpointError, ResumableOptError
+from .errors import CheckpointError, CheckpointNotFound, ResumableOptError
 from .runner.minimize import new_search
 from .search_state import SearchState
 from .space import active_values, decode, parameters, to_jsonable
@@ -154,6 +154,8 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
     path = Path(checkpoint)
     if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
         raise TypeError("points must be a list of dicts {label: value}")
+    if not path.exists():  # before the lock: a mistyped path leaves no lock file behind
+        raise CheckpointNotFound(path, "no such checkpoint", "check the path")
     with RunLock(path):
         data = read_checkpoint(path).data
         trials = trials_from_docs(list(data.docs))

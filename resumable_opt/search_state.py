@@ -13,7 +13,7 @@ from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import running_owner
 from .checkpoint.store import read_checkpoint
 from .space import active_values, decode
-from .trials import is_ok, is_pending, trials_from_docs
+from .trials import best_of, is_ok, is_pending, trials_from_docs
 
 
 class SearchState:
@@ -32,15 +32,11 @@ class SearchState:
         #: Bytes of an unfinished write at the end of the file that were ignored.
         self.torn_bytes = torn_bytes
         self.trials: Trials = trials_from_docs(list(data.docs))
-        ok = [doc for doc in data.docs if is_ok(doc)]
-        self.best_trial: dict | None = None
-        for doc in ok:  # the first of equal losses, as hyperopt's best_trial
-            if self.best_trial is None or float(doc["result"]["loss"]) < float(self.best_trial["result"]["loss"]):
-                self.best_trial = doc
+        self.best_trial: dict | None = best_of(data.docs)
         self.n_trials = len(data.docs)
         self.n_pending = sum(1 for doc in data.docs if is_pending(doc))
         self.n_finished = self.n_trials - self.n_pending
-        self.n_ok = len(ok)
+        self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
         self.n_failed = self.n_finished - self.n_ok
 
     # -- what the search is ---------------------------------------------
@@ -122,15 +118,6 @@ class SearchState:
     def decoded(self, doc: dict) -> Any:
         """Any trial's point, decoded."""
         return decode(self.space, doc["misc"]["vals"])
-
-    @property
-    def total_seconds(self) -> float:
-        """Wall time spent in runs (a run still going counts up to its last record)."""
-        total = 0.0
-        for run in self._data.runs:
-            if run.ended is not None:
-                total += run.ended - run.started
-        return total
 
     def __repr__(self) -> str:
         from .reporting.summary import summary_text

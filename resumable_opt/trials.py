@@ -56,6 +56,18 @@ def is_ok(doc: dict) -> bool:
     )
 
 
+def best_of(docs: list[dict]) -> dict | None:
+    """The trial with the lowest usable loss (the first of equal ones, as
+    hyperopt's ``Trials.best_trial``), or None when no trial has one."""
+    best, best_loss = None, 0.0
+    for doc in docs:
+        if is_ok(doc):
+            loss = float(doc["result"]["loss"])
+            if best is None or loss < best_loss:
+                best, best_loss = doc, loss
+    return best
+
+
 def is_failed(doc: dict) -> bool:
     """Finished without a usable loss (an error, a bad result, a ``fail`` status)."""
     return not is_pending(doc) and not is_ok(doc)

@@ -1,5 +1,6 @@
 """The demo: the README's main command."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,15 +12,21 @@ def demo(cwd, *args, **kwargs):
 
 
 def test_demo_runs_is_interrupted_and_resumes(tmp_path):
-    first = demo(tmp_path, "--max-evals", "12", "--delay", "0.2")
+    # The README's command: the console script, found on PATH.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    first = subprocess.Popen(
+        ["resumable-opt", "demo", "--max-evals", "12", "--delay", "0.2"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PATH": path},
+    )  # fmt: skip
     time.sleep(2.5)
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
     assert first.returncode == 130 and "Traceback" not in err
+    assert "To resume, run the same command again: resumable-opt demo --max-evals 12 --delay 0.2\n" in err
 
     second = demo(tmp_path, "--max-evals", "12", "--delay", "0.01")
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err
     assert "Resuming checkpoints/demo.ckpt" in err
-    assert "learning_rate = 0.1" in out  # decoded, not the index 1
+    assert "best parameters: learning_rate=0.1 " in out  # decoded, not the index 1
     assert (tmp_path / "checkpoints" / "demo.best.json").exists()

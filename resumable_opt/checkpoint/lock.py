@@ -1,8 +1,9 @@
 """One runner per checkpoint: a ``filelock`` lock plus a note of who holds it.
 
-The lock is an OS-level lock (``flock``) on ``NAME.lock``, so the kernel drops
-it when its process dies, even by SIGKILL: a killed run never blocks the next
-one.  Beside it, ``NAME.owner.json`` says who holds the lock (pid, host, since
+The lock is an OS-level lock (``flock``) on ``CKPT.lock`` (``CKPT`` being the
+checkpoint's file name), so the kernel drops it when its process dies, even by
+SIGKILL: a killed run never blocks the next one.  Beside it,
+``CKPT.owner.json`` says who holds the lock (pid, host, since
 when), for the message a refused runner prints and for ``resumable-opt show``.
 
 Readers never touch the lock: they read the owner note and check whether that

@@ -21,6 +21,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointVersionError
 from . import journal, records
@@ -171,6 +172,16 @@ def damaged_copy_path(path: Path) -> Path:
     return candidate
 
 
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _refuse(path: Path, report: VerifyReport) -> NoReturn:
+    """Nothing can be recovered: say why."""
+    cls = CheckpointNotFound if not _exists(path) else CheckpointCorrupt
+    raise cls(path, f"cannot be recovered: {report.reason}", report.advice)
+
+
 def recover(path: str | Path) -> Path:
     """Restore the best recoverable state of a damaged checkpoint; see module doc.
 
@@ -185,18 +196,21 @@ def recover(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "move the folder away or pass the checkpoint file inside it")
+    if not _exists(path) and not backup_path(path).exists():
+        _refuse(path, verify(path))  # before the lock: a mistyped path leaves no lock file behind
     with RunLock(path):
         report = verify(path)  # again, under the lock: no run changes it now
         if report.sound:
             return path
         chosen = report.best_recoverable
         if chosen is None:
-            cls = CheckpointNotFound if not path.exists() and not path.is_symlink() else CheckpointCorrupt
-            raise cls(path, f"cannot be recovered: {report.reason}", report.advice)
+            _refuse(path, report)
         kept = path
         if path.exists():
             kept = damaged_copy_path(path)
             os.link(path, kept)  # the damaged bytes, exactly as they were
+        # Not CheckpointStore.write_snapshot: it would keep the damaged file as
+        # NAME.bak, in place of the good state the backup may still hold.
         header, snapshot, _ = encode_checkpoint(chosen.data)
         write_file_atomically(path, header + snapshot)
         fsync_directory(path.parent)

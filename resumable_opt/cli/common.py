@@ -1,4 +1,4 @@
-"""What the inspection commands share: the checkpoint argument, loading, output."""
+"""What the commands share: the checkpoint argument, loading, argument types, output."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ import os
 import sys
 from pathlib import Path
 
+from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
 
 
-def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help="the checkpoint file, e.g. checkpoints/demo.ckpt")
+def add_checkpoint_argument(parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt") -> None:
+    """The ``CKPT`` positional argument every command that works on a checkpoint takes."""
+    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help=help)
+
+
+def make_working_folder_importable() -> None:
+    """Put the folder the command runs in on ``sys.path``, as ``python -m`` does,
+    so that the user's own modules (an objective, a space) can be imported."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def load_search(path: Path) -> SearchState:
@@ -22,8 +31,7 @@ def load_search(path: Path) -> SearchState:
     an objective or a space that refers to the user's own modules can be
     unpickled when the command runs where the search was started.
     """
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    make_working_folder_importable()
     return load(path)
 
 
@@ -36,6 +44,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def print_run_result(state: SearchState) -> None:
+    """What ``demo`` and ``resume`` print when their run ends: the best, decoded, and the checkpoint."""
+    print(f"Best loss {format_loss(state.best_loss)} after {state.n_finished} trials ({state.n_failed} failed)")
+    if state.best is not None:
+        print(f"  best parameters: {format_params(state.best)}")
+    print(f"Checkpoint: {state.path}  (inspect it with: resumable-opt show {state.path})")
 
 
 def note(text: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResumableOptError
+from .common import add_checkpoint_argument, make_working_folder_importable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "checkpoint=CHECKPOINT) or minimize(); TPE learns from the imported trials.",
     )
     parser.add_argument("source", type=Path, help="the pickled Trials / trials_save_file")
-    parser.add_argument("checkpoint", type=Path, help="the new checkpoint to create (never written over)")
+    add_checkpoint_argument(parser, help="the new checkpoint to create (never written over)")
     parser.add_argument("--space", required=True, metavar="MODULE:NAME", help="the space the trials were made with, "
                         "as module:attribute or path/to/file.py:attribute (the module is imported)")
     parser.add_argument("--objective", metavar="MODULE:NAME", help="the objective, stored so the search resumes without its script")
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Append points to a search. Each point is a JSON object {label: value} as fmin's "
         "points_to_evaluate takes it (a choice as its index). The next run evaluates them first.",
     )
-    points.add_argument("checkpoint", type=Path)
+    add_checkpoint_argument(points)
     points.add_argument("points", nargs="+", metavar="JSON", help='a point, e.g. \'{"x": 0.5, "kind": 1}\', or a JSON list of points')
     points.set_defaults(handler=run_add_points)
 
@@ -55,7 +56,7 @@ def load_object(spec: str) -> Any:
             sys.path.insert(0, str(path.parent.resolve()))
             module_spec.loader.exec_module(module)
         else:
-            sys.path.insert(0, ".")
+            make_working_folder_importable()
             module = importlib.import_module(where)
     except ResumableOptError:
         raise

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..checkpoint.recovery import recover, verify
+from .common import add_checkpoint_argument
 
 EXIT_NOT_SOUND = 1
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read a checkpoint the way a run would, without changing it. Exit status 0 when it "
         "is sound; otherwise say what is wrong and what `resumable-opt recover` can restore.",
     )
-    check.add_argument("checkpoint", type=Path, metavar="CKPT")
+    add_checkpoint_argument(check)
     check.set_defaults(handler=run_verify)
     restore = subparsers.add_parser(
         "recover",
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "state in its place (the intact start of the file or CKPT.bak, whichever has more finished trials). "
         "A sound checkpoint is left as it is.",
     )
-    restore.add_argument("checkpoint", type=Path, metavar="CKPT")
+    add_checkpoint_argument(restore)
     restore.set_defaults(handler=run_recover)
 
 

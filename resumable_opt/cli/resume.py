@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ResumableOptError
-from ..reporting.progress import format_loss, format_params
 from ..runner import minimize
 from ..search_state import SearchState
-from .common import add_checkpoint_argument, load_search, note, positive_int
+from .common import add_checkpoint_argument, load_search, note, positive_int, print_run_result
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,8 +63,5 @@ def run(args: argparse.Namespace) -> int:
     objective, space, algo = (stored(state, what) for what in ("objective", "space", "algo"))
     # The stored algorithm, not minimize's default: the resumed search is the same search.
     final = minimize(objective, space, args.checkpoint, max_evals, algo=algo, progress=not args.quiet)
-    print(f"Best loss {format_loss(final.best_loss)} after {final.n_finished} trials ({final.n_failed} failed)")
-    if final.best is not None:
-        print(f"  best parameters: {format_params(final.best)}")
-    print(f"Checkpoint: {final.path}  (inspect it with: resumable-opt show {final.path})")
+    print_run_result(final)
     return 0

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 from ..checkpoint.store import write_file_atomically
-from ..errors import ResumableOptError
+from ..errors import CheckpointWriteError, ResumableOptError
 from .extras import require
 from .render import csv_text, csv_value, json_text
 from .rows import TrialTable
@@ -34,15 +34,24 @@ def export_table(table: TrialTable, path: Path) -> str:
             f"{path}: cannot tell the format from the suffix {suffix or '(none)'!r}; "
             f"name the file with one of {', '.join(FORMATS)}"
         )
+    write_output(path, content, "the export", f"a file name ending in {', '.join(FORMATS)}")
+    return suffix[1:]
+
+
+def write_output(path: Path, content: bytes, what: str, name_advice: str) -> None:
+    """Replace the file a command was asked to write (an export, a plot), atomically.
+
+    A folder in the way, a missing folder or a failed write is one clear
+    error about that file (not about the checkpoint, which is only read).
+    """
     if path.is_dir():
-        raise ResumableOptError(f"{path} is a folder; give a file name ending in {', '.join(FORMATS)}")
+        raise ResumableOptError(f"{path} is a folder; give {name_advice}")
     if not path.parent.is_dir():
         raise ResumableOptError(f"{path}: the folder {path.parent} does not exist")
     try:
         write_file_atomically(path, content)
-    except OSError as exc:
-        raise ResumableOptError(f"{path}: cannot write the export: {exc.strerror or exc}") from None
-    return suffix[1:]
+    except CheckpointWriteError as exc:
+        raise ResumableOptError(f"{path}: cannot write {what}: {exc.cause.strerror or exc.cause}") from None
 
 
 def parquet_bytes(table: TrialTable) -> bytes:

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..checkpoint.store import write_file_atomically
 from ..errors import ResumableOptError
+from .export import write_output
 from .extras import require
 from .render import cell_text
 from .rows import STATUS_FAIL, STATUS_OK, TrialTable, trial_table
@@ -162,9 +162,4 @@ def save_plot(figure: Any, path: Path) -> None:
     """Write the figure to ``path`` (PNG) atomically."""
     if path.suffix.lower() != ".png":
         raise ResumableOptError(f"{path}: the plot is written as PNG; name the file with .png")
-    if not path.parent.is_dir():
-        raise ResumableOptError(f"{path}: the folder {path.parent} does not exist")
-    try:
-        write_file_atomically(path, png_bytes(figure))
-    except OSError as exc:
-        raise ResumableOptError(f"{path}: cannot write the plot: {exc.strerror or exc}") from None
+    write_output(path, png_bytes(figure), "the plot", "a file name ending in .png")

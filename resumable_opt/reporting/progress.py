@@ -7,7 +7,9 @@ log file of a run in tmux or under nohup still tells the story.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import sys
 from typing import Any, TextIO
 
@@ -32,8 +34,18 @@ def _short_value(value: Any) -> str:
 
 
 def resume_command() -> str:
-    """The command line that started this process, to run again to resume."""
+    """The command line that started this process, to run again to resume.
+
+    A console script (``resumable-opt demo``) is given as typed when the
+    shell finds it by its name, not as the interpreter running its file.
+    """
     argv = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
+    script = sys.argv[0] if sys.argv else ""
+    if len(argv) > 1 and argv[1] == script and not script.endswith(".py"):
+        name = os.path.basename(script)
+        found = shutil.which(name)
+        if found and os.path.samefile(found, script):
+            argv = [name, *argv[2:]]
     return shlex.join(argv)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -71,8 +70,6 @@ def plain_value(value: Any) -> Any:
     """A value as JSON holds it: datetimes in ISO 8601 with their offset, NaN as text."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="milliseconds")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     return to_jsonable(value)
 
 

@@ -61,6 +61,10 @@ class InterruptGuard:
             self._stopping = True
             raise Interrupt(signum)
 
+    def stop_raising(self) -> None:
+        """From now on a stop signal is only noted: the run is saving its end."""
+        self._stopping = True
+
     @contextmanager
     def critical(self) -> Iterator[None]:
         """A block that a stop signal must not cut short."""

@@ -19,8 +19,8 @@ from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
-from ..evaluation import Evaluator, InProcessEvaluator
-from ..evaluation.factory import evaluator_factory
+from ..evaluation import InProcessEvaluator
+from ..evaluation.factory import EvaluatorFactory, evaluator_factory
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -100,6 +100,25 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
         )
     rstate.bit_generator.state = data.rng_state
     return rstate
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _refuse_to_start_afresh(path: Path, can_start: bool) -> None:
+    """For a missing checkpoint: refuse to start a new search when its backup
+    is there, or when there is no objective and space to start one with."""
+    if backup_path(path).exists():
+        # The checkpoint was deleted or lost but its previous state is
+        # there: starting afresh would silently throw that history away.
+        raise CheckpointNotFound(
+            path,
+            f"the checkpoint is missing, but its backup {backup_path(path).name} is there",
+            "restore it with `resumable-opt recover FILE`, or delete the backup to start a new search",
+        )
+    if not can_start:
+        raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
 
 
 def _check_trials_belong(path: Path, data: SearchData, trials: base.Trials | None) -> None:
@@ -197,7 +216,7 @@ def run_search(
     first_trials: Sequence[dict] = (),
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
-    make_evaluator: Callable[[base.Domain, base.Trials], Evaluator] = InProcessEvaluator,
+    make_evaluator: EvaluatorFactory = InProcessEvaluator,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -213,10 +232,13 @@ def run_search(
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
     path = Path(checkpoint)
+    can_start = fn is not None and space is not None
+    if not _exists(path):
+        _refuse_to_start_afresh(path, can_start)  # before a folder or a lock file is made for it
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         torn_bytes = 0
-        if path.exists() or path.is_symlink():
+        if _exists(path):
             loaded = read_checkpoint(path)
             data, torn_bytes = loaded.data, loaded.torn_bytes
             stored = SearchState(path, data)
@@ -235,16 +257,7 @@ def run_search(
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
-            if backup_path(path).exists():
-                # The checkpoint was deleted or lost but its previous state is
-                # there: starting afresh would silently throw that history away.
-                raise CheckpointNotFound(
-                    path,
-                    f"the checkpoint is missing, but its backup {backup_path(path).name} is there",
-                    "restore it with `resumable-opt recover FILE`, or delete the backup to start a new search",
-                )
-            if fn is None or space is None:
-                raise CheckpointNotFound(path, "no such checkpoint to resume", "check the path")
+            _refuse_to_start_afresh(path, can_start)  # again, under the lock
             algo = algo or tpe.suggest
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)

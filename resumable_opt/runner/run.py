@@ -14,6 +14,13 @@ search continues the very same sequence of points.  A point that was asked
 and not finished when the run stopped is evaluated again, first, with the
 same parameters; one whose evaluation killed the whole process too many times
 is recorded as failed instead (a "poison" trial).
+
+Where evaluations run is the evaluator's business (``evaluation/``): the
+default one evaluates in this process, one trial at a time, as above.  With
+worker processes or Dask the loop keeps up to ``evaluator.capacity`` trials
+in flight, asks for a new point whenever one finishes, and records each as
+it comes back; a trial whose worker died is submitted again (it counts
+toward the poison-trial limit).
 """
 
 from __future__ import annotations
@@ -35,11 +42,12 @@ from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, SearchInterrupted
-from ..evaluation import Evaluator, Lost, Outcome, failure
+from ..evaluation import Lost, Outcome, failure
+from ..evaluation.factory import EvaluatorFactory
 from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
-from ..trials import add_to_valid, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
+from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
 from .interrupts import Interrupt, InterruptGuard
 
 
@@ -89,7 +97,7 @@ class Run:
         algo: Callable,
         rng: np.random.Generator,
         options: RunOptions,
-        make_evaluator: Callable[[base.Domain, base.Trials], Evaluator],
+        make_evaluator: EvaluatorFactory,
         torn_bytes: int = 0,
         trials: base.Trials | None = None,
     ) -> None:
@@ -109,7 +117,7 @@ class Run:
         self.guard = InterruptGuard()
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
         self.n_finished = sum(1 for doc in data.docs if not is_pending(doc))
-        self.best_doc = self._find_best()
+        self.best_doc = best_of(data.docs)
         self.started = time.monotonic()
         self.in_flight: dict[int, dict] = {}
         #: Trials that were waiting to be evaluated when this run started.
@@ -133,6 +141,7 @@ class Run:
                 self.progress = Progress(self.options.progress, self.options.max_evals, self.n_finished)
                 self._announce(pending)
                 outcome = self._loop(pending)
+                self._end(outcome)
             except Interrupt as stop:
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
@@ -140,7 +149,6 @@ class Run:
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
-            self._end(outcome)
             return outcome
 
     def _loop(self, pending: list[dict]) -> str:
@@ -209,7 +217,7 @@ class Run:
     def _record(self, doc: dict, outcome: Outcome) -> None:
         """Write a finished evaluation into its trial and make it durable."""
         with self.guard.critical():
-            finished = [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+            finished = self._finished_op(doc, outcome)
             journal.apply(self.data, tuple(finished), self.docs_by_tid)
             if outcome.failed:
                 drop_from_valid(self.trials, doc)
@@ -235,6 +243,11 @@ class Run:
             raise outcome.exception
         self._stop_if_always_failing(doc)
 
+    def _finished_op(self, doc: dict, outcome: Outcome) -> list:
+        """The journal operation that writes ``outcome`` into its trial (a list:
+        its last item, the early-stop state, may still change before it is written)."""
+        return [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+
     # -- beginning and end of a run --------------------------------------
 
     def _begin(self) -> list[dict]:
@@ -243,9 +256,8 @@ class Run:
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
-            outcome = poison_failure(self.data.attempts[doc["tid"]])
-            finished = (journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args)
-            journal.apply(self.data, finished, self.docs_by_tid)
+            finished = self._finished_op(doc, poison_failure(self.data.attempts[doc["tid"]]))
+            journal.apply(self.data, tuple(finished), self.docs_by_tid)
             drop_from_valid(self.trials, doc)
             self.n_finished += 1
         pending = [doc for doc in pending if doc not in poisoned]
@@ -269,11 +281,13 @@ class Run:
         return pending
 
     def _end(self, outcome: str) -> None:
-        """Record how the run ended and fold the journal into one snapshot."""
-        self.evaluator.cancel_all()
+        """Stop the trials in flight, record how the run ended and fold the
+        journal into one snapshot.  A stop signal from here on is only noted,
+        so it cannot cut the end short."""
         with self.guard.critical():
-            self.guard._stopping = True
+            self.guard.stop_raising()
             try:
+                self.evaluator.cancel_all()
                 released = [tid for tid, doc in self.in_flight.items() if is_pending(doc)]
                 if released:
                     journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
@@ -301,13 +315,6 @@ class Run:
     @property
     def best_loss(self) -> float | None:
         return None if self.best_doc is None else float(self.best_doc["result"]["loss"])
-
-    def _find_best(self) -> dict | None:
-        best = None
-        for doc in self.data.docs:
-            if is_ok(doc) and (best is None or float(doc["result"]["loss"]) < float(best["result"]["loss"])):
-                best = doc
-        return best
 
     def _update_best(self, doc: dict) -> bool:
         if not is_ok(doc):

@@ -76,6 +76,22 @@ def test_best_before_any_success(ckpt, capsys):
     assert not ckpt.with_suffix(".png").exists()
 
 
+@pytest.mark.parametrize("args", [("add-points", '{"x": 1}'), ("recover",)])
+def test_a_mistyped_checkpoint_path_leaves_nothing_behind(tmp_path, capsys, args):
+    target = tmp_path / "no-such-folder" / "search.ckpt"
+    assert main([args[0], str(target), *args[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"resumable-opt: error: {target}: ") and "no such checkpoint" in err
+    assert list(tmp_path.iterdir()) == []  # no lock file, no folder
+
+
+def test_a_demo_without_a_successful_trial_ends_without_an_error(tmp_path, capsys):
+    # A negative delay makes each demo trial fail; 2 failures are below the early stop for failures.
+    assert main(["demo", "--checkpoint", str(tmp_path / "demo.ckpt"), "--max-evals", "2", "--delay", "-1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Best loss - after 2 trials (2 failed)" and "best parameters" not in out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -88,6 +104,7 @@ def test_best_before_any_success(ckpt, capsys):
         (("plot", "{ckpt}", "-o", "{tmp}/no/such/folder/plot.png"), "does not exist"),
         (("resume", "{ckpt}", "--max-evals", "many"), "argument --max-evals: 'many' is not a whole number"),
         (("frobnicate",), "argument COMMAND: invalid choice: 'frobnicate'"),
+        (("demo", "--checkpoint", "{tmp}/demo.ckpt", "--max-evals", "0"), "argument --max-evals: must be at least 1, not 0"),
     ],
 )
 def test_bad_arguments_get_one_line(finished, tmp_path, capsys, args, message):
@@ -121,3 +138,21 @@ def test_a_missing_extra_is_named_with_the_command_that_installs_it(finished, tm
     done = subprocess.run([sys.executable, "-c", BLOCK.format(module=module), *argv], capture_output=True, text=True, timeout=60)
     assert_one_line_error(done, f"needs {module}, which is not installed", f"python -m pip install 'resumable-opt[{extra}]'")
     assert list(tmp_path.iterdir()) == []
+
+
+def _file_size_limit_of_100_bytes():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+
+@pytest.mark.parametrize("name, what", [("export", "the export"), ("plot", "the plot")])
+def test_a_failed_write_of_an_output_file_is_about_that_file(finished, tmp_path, name, what):
+    """A real write failure (file-size limit in the child): the error names the output file, not the checkpoint."""
+    out = tmp_path / ("rows.csv" if name == "export" else "plot.png")
+    done = subprocess.run(
+        [sys.executable, "-m", "resumable_opt", name, str(finished), "-o", str(out)],
+        capture_output=True, text=True, timeout=120, preexec_fn=_file_size_limit_of_100_bytes,
+    )
+    assert_one_line_error(done, f"resumable-opt: error: {out}: cannot write {what}: File too large")
+    assert "checkpoint" not in done.stderr and not out.exists()

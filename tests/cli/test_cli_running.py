@@ -30,6 +30,7 @@ def test_every_command_answers_while_the_search_runs_and_never_blocks_it(tmp_pat
             "table": ("trials", ckpt, "--sort", "loss", "--top", "5"),
             "export": ("export", ckpt, "-o", tmp_path / "now.csv"),
             "plot": ("plot", ckpt, "-o", tmp_path / "now.png"),
+            "verify": ("verify", ckpt),
         }
     )
     for name, result in done.items():

@@ -129,3 +129,10 @@ def test_resume_without_algo_uses_the_stored_one(ckpt):
     other = ckpt.with_name("other.ckpt")
     expected = resumable_opt.minimize(loss_of, SPACES["mixed"](), other, 30, algo=rand.suggest, seed=7, progress=False)
     assert history(resumable_opt.load(ckpt).trials) == history(expected.trials)
+
+
+def test_resuming_a_mistyped_path_is_refused_and_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "no-such-folder" / "search.ckpt"
+    with pytest.raises(resumable_opt.CheckpointNotFound, match="no such checkpoint to resume"):
+        resumable_opt.minimize(None, None, target, 5)
+    assert list(tmp_path.iterdir()) == []  # no folder, no lock file

@@ -118,3 +118,50 @@ def test_budget_counts_all_runs_and_best_json_follows(tmp_path, ckpt):
     assert best["loss"] == state.best_loss
     assert best["tid"] == state.best_trial["tid"]
     assert best["params"]["x"] == state.best["x"]
+
+
+# A Ctrl-C that arrives while the run stops the trials still in flight (here: the user's
+# executor sends it from Future.cancel, so it lands exactly there).
+CTRL_C_WHILE_CANCELLING = """
+import concurrent.futures as cf, signal, sys, threading, time
+from hyperopt import hp
+import resumable_opt
+
+class SlowToCancel(cf.Future):
+    def cancel(self):
+        signal.raise_signal(signal.SIGINT)  # to this thread: Python runs the handler within the sleep
+        time.sleep(0.5)
+        return super().cancel()
+
+class ThreadsExecutor(cf.Executor):
+    _max_workers = 2
+    def submit(self, fn, *args):
+        future = SlowToCancel()
+        def work():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+        threading.Thread(target=work, daemon=True).start()
+        return future
+
+def objective(params):
+    time.sleep(0.3)
+    raise ValueError("boom")
+
+try:
+    resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, sys.argv[1], 10, seed=1, progress=False, executor=ThreadsExecutor())
+except resumable_opt.ObjectiveAlwaysFails as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def test_ctrl_c_while_the_run_stops_its_trials_in_flight_still_records_the_end(ckpt):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_CANCELLING, str(ckpt)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: the objective failed on each of the first 3 trials")
+    assert resumable_opt.load(ckpt).runs[-1].outcome.startswith("error: ObjectiveAlwaysFails")
