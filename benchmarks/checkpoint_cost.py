@@ -18,7 +18,8 @@ resume (read the checkpoint + first new point asked), ``resumable_opt.load()``,
 and the bytes on disk, against a plain pickle of the same ``Trials``.
 
 It prints the machine, then tables of medians: ms per trial and the ratio to
-plain ``fmin``.  Full run (about 20 minutes on 2 cores)::
+plain ``fmin``.  Full run (15 to 25 minutes on 2 cores, Optuna's SQLite
+storage takes most of it)::
 
     python benchmarks/checkpoint_cost.py
 
@@ -332,7 +333,10 @@ def benchmark_searches(methods: list[str], sizes: list[int], repeats: int, scrat
                 order.reverse()
             for method in order:
                 folder = Path(tempfile.mkdtemp(dir=scratch))
+                # The disk's commit latency right now: other processes' writes change it a lot.
+                probe = fdatasync_latency(folder, count=50)
                 answer = in_child("run", method, str(n), str(folder))
+                answer["fdatasync_ms"] = probe * 1000
                 shutil.rmtree(folder)
                 results[method, n].append(answer)
                 print(f"  n={n} repeat {repeat + 1}/{repeats} {method:15} {answer['seconds'] / n * 1000:7.2f} ms/trial",
@@ -358,8 +362,10 @@ def search_table(results: dict, methods: list[str], sizes: list[int]) -> str:
                 "-" if file_bytes is None else f"{file_bytes / n:.0f}",
                 "-" if file_bytes is None or not plain else f"{file_bytes / plain:.2f}x",
                 f"{median_of(runs, 'peak_rss_mb'):.0f}",
+                f"{median_of(runs, 'fdatasync_ms'):.2f}",
             ])
-    header = ["trials", "method", "ms/trial", "vs fmin", "range ms/trial", "bytes/trial on disk", "vs pickle", "peak RSS MB"]
+    header = ["trials", "method", "ms/trial", "vs fmin", "range ms/trial", "bytes/trial on disk", "vs pickle", "peak RSS MB",
+              "fdatasync ms"]
     return table(header, rows)
 
 
@@ -397,7 +403,8 @@ def main() -> None:
 
     results = benchmark_searches(methods, options.sizes, options.repeats, scratch)
     print(search_table(results, methods, options.sizes))
-    print("\n(bytes/trial on disk: the file once the search is over; vs pickle: against a plain pickle of the same Trials)\n")
+    print("\n(bytes/trial on disk: the file once the search is over; vs pickle: against a plain pickle of the same Trials;\n"
+          " fdatasync ms: median latency of an append + fdatasync measured just before each run)\n")
 
     size_rows = []
     if "resumable" in methods:
