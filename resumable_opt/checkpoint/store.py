@@ -31,8 +31,13 @@ from .journal import SearchData
 
 FILE_MODE = 0o600
 #: The journal is folded into a fresh snapshot once it is larger than the
-#: snapshot itself (and at least this large): amortised O(1) bytes per trial.
-MIN_COMPACTION_BYTES = 1 << 20
+#: snapshot itself and than this.  Each snapshot then holds a constant
+#: fraction more trials than the one before, so the bytes written per trial
+#: stay bounded however long the search (amortised O(1)), and the file stays
+#: within twice its snapshot (about a plain pickle of the ``Trials``), or the
+#: snapshot plus this, give or take one trial's records.  Small, because
+#: folding a small journal costs next to nothing.
+MIN_COMPACTION_BYTES = 64 << 10
 
 
 def backup_path(path: Path) -> Path:
@@ -187,6 +192,7 @@ class CheckpointStore:
         self.appended_records = 0
         self.appended_bytes = 0
         self.snapshots_written = 0
+        self.snapshot_bytes_written = 0
 
     # -- writing -----------------------------------------------------------
 
@@ -207,7 +213,8 @@ class CheckpointStore:
         except OSError as exc:
             raise CheckpointWriteError(self.path, f"create {tmp.name}", exc) from None
         try:
-            _write_all(fd, header + snapshot + tail)
+            for piece in (header, snapshot, tail):  # not joined: no second copy of the snapshot
+                _write_all(fd, piece)
             os.fsync(fd)
             self._keep_backup()
             os.replace(tmp, self.path)
@@ -227,6 +234,7 @@ class CheckpointStore:
         self._journal_bytes = len(tail)
         self._end = self._snapshot_bytes + self._journal_bytes
         self.snapshots_written += 1
+        self.snapshot_bytes_written += self._end
 
     def _keep_backup(self) -> None:
         """Keep the current file, the last good state, as ``NAME.bak``."""
@@ -263,6 +271,7 @@ class CheckpointStore:
             pass  # the reader drops a torn tail anyway
 
     def compaction_due(self) -> bool:
+        """Whether the journal has grown enough to be folded into a new snapshot."""
         return self._journal_bytes > max(self._snapshot_bytes, self.min_compaction_bytes)
 
     def close(self) -> None:
