@@ -260,7 +260,8 @@ class Run:
             journal.apply(self.data, tuple(finished), self.docs_by_tid)
             drop_from_valid(self.trials, doc)
             self.n_finished += 1
-        pending = [doc for doc in pending if doc not in poisoned]
+        poisoned_tids = {doc["tid"] for doc in poisoned}
+        pending = [doc for doc in pending if doc["tid"] not in poisoned_tids]
         for doc in pending:
             doc["state"] = JOB_STATE_NEW  # it was running when its process stopped
         run = RunRecord(
