@@ -54,6 +54,18 @@ class CheckpointLocked(ResumableOptError):
         )
 
 
+class LockLost(ResumableOptError):
+    """The run's lock file was deleted and another run took the checkpoint: this run writes no more."""
+
+    def __init__(self, path: object) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{self.path}: its lock file was deleted during this run and another run has taken the "
+            "checkpoint since; this run stopped without writing more (never delete the .lock file "
+            "of a checkpoint in use)"
+        )
+
+
 class SpaceMismatch(ResumableOptError):
     """A resumed search was given a different search space than its checkpoint."""
 

@@ -27,7 +27,7 @@ from hyperopt.fmin import generate_trial
 
 from .checkpoint import records
 from .checkpoint.lock import RunLock
-from .checkpoint.store import CheckpointStore, read_checkpoint
+from .checkpoint.store import CheckpointStore, make_folder, read_checkpoint, real_path
 from .errors import CheckpointError, CheckpointNotFound, ResumableOptError
 from .runner.minimize import new_search
 from .search_state import SearchState
@@ -129,17 +129,17 @@ def import_trials(
     not finished are evaluated first when the search goes on.  An existing
     checkpoint is never written over.  Returns the new search as ``load`` does.
     """
-    path = Path(checkpoint)
+    path = real_path(checkpoint)
     name = str(source) if isinstance(source, (str, Path)) else "the Trials given"
     trials = source if isinstance(source, Trials) else load_trials(source)
     docs = trial_documents(trials, space, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with RunLock(path):
-        if path.exists() or path.is_symlink():
+    make_folder(path)
+    with RunLock(path) as lock:
+        if path.exists() or Path(checkpoint).is_symlink():
             raise CheckpointError(path, "already exists", "import into a new checkpoint path: an import never writes over a search")
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
-        _write(path, data)
+        _write(path, data, lock)
     return SearchState(path, data)
 
 
@@ -151,24 +151,24 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
     while a run is going) and refuses points that do not fit the search's
     space before writing anything.  Returns the new trials' ids.
     """
-    path = Path(checkpoint)
+    path = real_path(checkpoint)
     if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
         raise TypeError("points must be a list of dicts {label: value}")
     if not path.exists():  # before the lock: a mistyped path leaves no lock file behind
         raise CheckpointNotFound(path, "no such checkpoint", "check the path")
-    with RunLock(path):
+    with RunLock(path) as lock:
         data = read_checkpoint(path).data
         trials = trials_from_docs(list(data.docs))
         docs = [trials.assert_valid_trial(base.SONify(generate_trial(tid, point))) for tid, point in zip(trials.new_trial_ids(len(points)), points)]
         check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
-        _write(path, data)
+        _write(path, data, lock)
     return [doc["tid"] for doc in docs]
 
 
-def _write(path: Path, data: Any) -> None:
-    store = CheckpointStore(path)
+def _write(path: Path, data: Any, lock: RunLock) -> None:
+    store = CheckpointStore(path, check_lock=lock.check)
     try:
         store.write_snapshot(data)
     finally:

@@ -29,4 +29,4 @@ def test_demo_runs_is_interrupted_and_resumes(tmp_path):
     assert second.returncode == 0, err
     assert "Resuming checkpoints/demo.ckpt" in err
     assert "best parameters: learning_rate=0.1 " in out  # decoded, not the index 1
-    assert (tmp_path / "checkpoints" / "demo.best.json").exists()
+    assert (tmp_path / "checkpoints" / "demo.ckpt.best.json").exists()

@@ -84,7 +84,7 @@ def test_same_trials_as_hyperopt_with_an_interruption(tmp_path, algo_name, space
     assert best == decoded
     state = resumable_opt.load(ckpt)
     assert state.best == decoded and state.argmin == argmin
-    assert json.loads((tmp_path / "s.best.json").read_text())["params"] == to_jsonable(decoded)
+    assert json.loads((tmp_path / "s.ckpt.best.json").read_text())["params"] == to_jsonable(decoded)
     assert state.decoded(state.best_trial) == decoded
 
 

@@ -16,7 +16,6 @@ atomically, under the run lock.  Neither ever starts a new search.
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,16 @@ from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, Che
 from . import journal, records
 from .journal import SearchData
 from .lock import RunLock
-from .store import backup_path, encode_checkpoint, fsync_directory, read_bytes, read_checkpoint, write_file_atomically
+from .store import (
+    backup_path,
+    encode_checkpoint,
+    fsync_directory,
+    keep_copy,
+    read_bytes,
+    read_checkpoint,
+    real_path,
+    write_file_atomically,
+)
 
 
 @dataclass
@@ -193,12 +201,12 @@ def recover(path: str | Path) -> Path:
     (which is not damaged); :class:`~resumable_opt.errors.CheckpointLocked`
     while a run holds the checkpoint.
     """
-    path = Path(path)
+    path = real_path(path)
     if path.is_dir():
         raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "move the folder away or pass the checkpoint file inside it")
     if not _exists(path) and not backup_path(path).exists():
         _refuse(path, verify(path))  # before the lock: a mistyped path leaves no lock file behind
-    with RunLock(path):
+    with RunLock(path) as lock:
         report = verify(path)  # again, under the lock: no run changes it now
         if report.sound:
             return path
@@ -208,10 +216,11 @@ def recover(path: str | Path) -> Path:
         kept = path
         if path.exists():
             kept = damaged_copy_path(path)
-            os.link(path, kept)  # the damaged bytes, exactly as they were
+            keep_copy(path, kept)  # the damaged bytes, exactly as they were
         # Not CheckpointStore.write_snapshot: it would keep the damaged file as
         # NAME.bak, in place of the good state the backup may still hold.
         header, snapshot, _ = encode_checkpoint(chosen.data)
+        lock.check()
         write_file_atomically(path, header + snapshot)
         fsync_directory(path.parent)
         return kept

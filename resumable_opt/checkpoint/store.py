@@ -4,13 +4,22 @@ A checkpoint file is written in two ways only:
 
 * :meth:`CheckpointStore.write_snapshot` writes the whole search to a new
   file in the same folder, fsyncs it, keeps the current file as ``NAME.bak``
-  (a hard link: the previous good state, for recovery) and renames the new
-  file over the old one, then fsyncs the folder.  A kill at any moment leaves
-  either the old file or the new one, never a mix.
+  (the previous good state, for recovery: a hard link, or where the
+  filesystem has none, such as vfat or many FUSE mounts, a copy written and
+  fsynced beside it then renamed into place) and renames the new file over
+  the old one, then fsyncs the folder.  A kill at any moment leaves either the
+  old file or the new one, never a mix, and ``NAME.bak`` always holds a whole
+  earlier state.
 * :meth:`CheckpointStore.append` adds journal records at the end of the
   current file in one ``write`` call, and with ``durable=True`` fsyncs it
   before returning.  A kill during an append leaves at most a torn tail,
   which :func:`read_checkpoint` recognises and drops (see ``records.py``).
+
+Every file beside a checkpoint is named after the checkpoint's whole file
+name (:func:`side_path`: ``NAME.bak``, ``NAME.lock``, ``NAME.best.json``...),
+so two checkpoints in one folder never share one.  Writers work on the
+checkpoint's resolved path (:func:`real_path`): a symbolic link to it stays a
+link, and no later change of the working folder moves the files.
 
 Only the runner that holds the checkpoint's lock writes; readers never lock.
 Files are created readable and writable by their owner only (0600): a
@@ -19,8 +28,10 @@ checkpoint is a pickle and may hold the objective's code.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
@@ -40,9 +51,33 @@ FILE_MODE = 0o600
 MIN_COMPACTION_BYTES = 64 << 10
 
 
+def real_path(path: str | Path) -> Path:
+    """The absolute path of the file ``path`` names, symbolic links followed.
+
+    Resolved once, when a command or a run starts: an objective that changes
+    the working folder cannot move the checkpoint, and every spelling of one
+    file (a link, ``./``, ``..``) gives the same path, hence the same lock.
+    """
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder of the checkpoint ``path`` if needed; a clear error where that is not possible."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"cannot create its folder: {exc.strerror or exc}"
+        raise CheckpointError(path, problem, "choose a folder you can write to") from None
+
+
+def side_path(path: Path, suffix: str) -> Path:
+    """A file kept beside the checkpoint ``path``: its whole name plus ``suffix``."""
+    return path.with_name(path.name + suffix)
+
+
 def backup_path(path: Path) -> Path:
     """Where the previous good state of ``path`` is kept."""
-    return path.with_name(path.name + ".bak")
+    return side_path(path, ".bak")
 
 
 def _temp_prefix(path: Path) -> str:
@@ -84,6 +119,46 @@ def write_file_atomically(path: Path, content: bytes) -> None:
         raise
 
 
+#: What ``link()`` fails with on a filesystem without hard links (vfat,
+#: exFAT, FUSE mounts such as gcsfuse or s3fs, some SMB shares).
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EINVAL}
+
+
+def keep_copy(source: Path, target: Path) -> None:
+    """Make ``target`` a copy of ``source`` as it is now, replacing any ``target`` atomically.
+
+    A hard link where the filesystem has them; elsewhere the bytes are
+    written to a temporary file beside ``target``, fsynced and renamed over
+    it.  Either way ``target`` is at all times absent, its old content or a
+    whole copy of ``source``; a killed copy leaves only a temporary file,
+    which the next run deletes.  Raises ``OSError``.
+    """
+    staging = target.with_name(f"{_temp_prefix(target)}{os.getpid()}")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        _copy_file(source, staging)
+    os.replace(staging, target)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Write a copy of ``source`` at ``target`` (new) and fsync it; no partial ``target`` is left behind."""
+    with open(source, "rb") as src:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            while chunk := src.read(1 << 20):
+                _write_all(fd, chunk)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            target.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+
+
 def _write_all(fd: int, content: bytes) -> None:
     view = memoryview(content)
     while view:
@@ -112,6 +187,26 @@ def _not_a_checkpoint_advice(head: bytes) -> str:
     return "check the path"
 
 
+NOT_A_REGULAR_FILE = "is not a regular file (a pipe or a device?)"
+
+
+class NotARegularFile(OSError):
+    """A FIFO, a device or a socket where a file was expected."""
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The content of ``path``, opened without blocking: a FIFO, a device or a
+    socket raises :class:`NotARegularFile` at once, never waits for a writer."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(f"{path} is not a regular file")
+        return handle.read()
+
+
 def read_bytes(path: Path) -> bytes:
     """The raw content of a checkpoint, with clear errors for the usual mistakes.
 
@@ -119,14 +214,9 @@ def read_bytes(path: Path) -> bytes:
     should be is refused at once (opened without blocking), never waited on.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with open(fd, "rb") as handle:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                if stat.S_ISDIR(mode):
-                    raise IsADirectoryError
-                raise CheckpointCorrupt(path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself")
-            return handle.read()
+        return read_regular_file(path)
+    except NotARegularFile:
+        raise CheckpointCorrupt(path, NOT_A_REGULAR_FILE, "pass the checkpoint file itself") from None
     except FileNotFoundError:
         raise CheckpointNotFound(path, "no such checkpoint", "check the path") from None
     except IsADirectoryError:
@@ -179,11 +269,19 @@ def read_checkpoint(path: Path) -> Loaded:
 
 
 class CheckpointStore:
-    """The one writer of a checkpoint file.  The caller must hold the run lock."""
+    """The one writer of a checkpoint file.  The caller must hold the run lock.
 
-    def __init__(self, path: Path, min_compaction_bytes: int = MIN_COMPACTION_BYTES) -> None:
+    ``check_lock``, when given, is called before every write and raises if
+    the lock is no longer held (its file was deleted and another run took the
+    checkpoint): nothing more is then written.
+    """
+
+    def __init__(
+        self, path: Path, min_compaction_bytes: int = MIN_COMPACTION_BYTES, check_lock: Callable[[], None] | None = None
+    ) -> None:
         self.path = path
         self.min_compaction_bytes = min_compaction_bytes
+        self._check_lock = check_lock or (lambda: None)
         self._fd: int | None = None
         self._end = 0  # offset just past the last complete record
         self._snapshot_bytes = 0
@@ -216,6 +314,7 @@ class CheckpointStore:
             for piece in (header, snapshot, tail):  # not joined: no second copy of the snapshot
                 _write_all(fd, piece)
             os.fsync(fd)
+            self._check_lock()
             self._keep_backup()
             os.replace(tmp, self.path)
             fsync_directory(self.path.parent)
@@ -238,18 +337,14 @@ class CheckpointStore:
 
     def _keep_backup(self) -> None:
         """Keep the current file, the last good state, as ``NAME.bak``."""
-        if not self.path.exists():
-            return
-        backup = backup_path(self.path)
-        staging = backup.with_name(f"{_temp_prefix(backup)}{os.getpid()}")
-        staging.unlink(missing_ok=True)
-        os.link(self.path, staging)
-        os.replace(staging, backup)
+        if self.path.exists():
+            keep_copy(self.path, backup_path(self.path))
 
     def append(self, ops: list[tuple], durable: bool) -> None:
         """Append journal operations in one write; with ``durable``, fsync before returning."""
         assert self._fd is not None, "write_snapshot() opens the file for appending"
         chunk = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+        self._check_lock()
         try:
             _write_all(self._fd, chunk)
             if durable:
@@ -284,6 +379,11 @@ __all__ = [
     "CheckpointStore",
     "Loaded",
     "backup_path",
+    "keep_copy",
+    "make_folder",
+    "read_regular_file",
+    "real_path",
+    "side_path",
     "encode_checkpoint",
     "parse_checkpoint",
     "read_bytes",

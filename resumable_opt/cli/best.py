@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         finished = as_local_time(state.best_trial.get("refresh_time"))
         found_at = finished.isoformat(timespec="seconds") if finished else None
         record = best_record(state.best_loss, tid, params, state.argmin, state.n_finished, found_at)
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record, indent=2, allow_nan=False))
         return 0
     print(f"Best loss {format_loss(state.best_loss)} at trial {tid} (of {state.n_finished} finished)")
     if isinstance(params, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def print_run_result(state: SearchState) -> None:
     print(f"Best loss {format_loss(state.best_loss)} after {state.n_finished} trials ({state.n_failed} failed)")
     if state.best is not None:
         print(f"  best parameters: {format_params(state.best)}")
-    print(f"Checkpoint: {state.path}  (inspect it with: resumable-opt show {state.path})")
+    print(f"Checkpoint: {state.path}  (inspect it with: resumable-opt show {shlex.quote(str(state.path))})")
 
 
 def note(text: str) -> None:

@@ -1,24 +1,69 @@
-"""The best-so-far as plain JSON beside the checkpoint (``NAME.best.json``).
+"""The best-so-far as plain JSON beside the checkpoint (``NAME.ckpt.best.json``).
 
 Replaced atomically (write, fsync, rename) whenever the best improves, so
-``cat`` or ``jq`` always see a whole file, without unpickling anything.
+``cat`` or ``jq`` always see a whole file, without unpickling anything.  It is
+strict JSON: a loss of +/-inf or NaN is written as the text ``"inf"``,
+``"-inf"``, ``"nan"``, as ``resumable-opt trials --format json`` writes it.
+
+It is named after the checkpoint's whole file name (before 0.2 it was the
+name without its suffix, ``NAME.best.json``, which ``lr_0.001`` and
+``lr_0.01`` shared): :func:`adopt_old_best_file` renames a file of the old
+name to the new one when no other checkpoint in the folder could own it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint.store import write_file_atomically
+from ..checkpoint import records
+from ..checkpoint.store import read_regular_file, side_path, write_file_atomically
 from ..space import to_jsonable
 
 
 def best_file_path(checkpoint: Path) -> Path:
-    """``checkpoints/demo.ckpt`` -> ``checkpoints/demo.best.json``."""
-    stem = checkpoint.name[: -len(checkpoint.suffix)] if checkpoint.suffix else checkpoint.name
-    return checkpoint.with_name(stem + ".best.json")
+    """``checkpoints/demo.ckpt`` -> ``checkpoints/demo.ckpt.best.json``."""
+    return side_path(checkpoint, ".best.json")
+
+
+def _stem(name: str) -> str:
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix else name
+
+
+def old_best_file_path(checkpoint: Path) -> Path:
+    """The name the best-so-far file had before 0.2: ``checkpoints/demo.best.json``."""
+    return checkpoint.with_name(_stem(checkpoint.name) + ".best.json")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    try:
+        return read_regular_file(path).startswith(records.MAGIC)
+    except OSError:
+        return False
+
+
+def adopt_old_best_file(checkpoint: Path) -> None:
+    """Rename the old-style best file of ``checkpoint`` to its new name, when it is
+    unambiguously this checkpoint's: no other checkpoint in the folder has the same
+    name without its suffix.  Called by the lock holder when a run starts."""
+    old, new = old_best_file_path(checkpoint), best_file_path(checkpoint)
+    if not old.is_file() or new.exists():
+        return
+    stem = _stem(checkpoint.name)
+    try:
+        siblings = [entry for entry in os.scandir(checkpoint.parent) if _stem(entry.name) == stem]
+    except OSError:
+        return
+    if any(entry.name != checkpoint.name and _is_checkpoint(Path(entry.path)) for entry in siblings):
+        return  # lr_0.001 and lr_0.01 both wrote lr_0.best.json: whose it is cannot be told
+    try:
+        os.replace(old, new)
+    except OSError:
+        pass  # the run writes the new file anyway
 
 
 def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int, found_at: str | None = None) -> dict:
@@ -27,7 +72,7 @@ def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int,
     ``found_at`` defaults to now, which is when the runner writes it.
     """
     return {
-        "loss": loss,
+        "loss": to_jsonable(loss),
         "tid": tid,
         "params": to_jsonable(params),
         "argmin": to_jsonable(raw),
@@ -37,4 +82,4 @@ def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int,
 
 
 def write_best_file(checkpoint: Path, record: dict) -> None:
-    write_file_atomically(best_file_path(checkpoint), (json.dumps(record, indent=2) + "\n").encode())
+    write_file_atomically(best_file_path(checkpoint), (json.dumps(record, indent=2, allow_nan=False) + "\n").encode())

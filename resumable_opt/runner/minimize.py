@@ -17,7 +17,7 @@ from hyperopt import base, tpe
 from .. import __version__
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
-from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
+from ..checkpoint.store import CheckpointStore, backup_path, make_folder, read_checkpoint, real_path
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
@@ -231,12 +231,13 @@ def run_search(
     """
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
-    path = Path(checkpoint)
+    shown = Path(checkpoint)  # as the user wrote it, for messages
+    path = real_path(checkpoint)  # once: what the objective does to the working folder cannot move it
     can_start = fn is not None and space is not None
     if not _exists(path):
         _refuse_to_start_afresh(path, can_start)  # before a folder or a lock file is made for it
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with RunLock(path):
+    make_folder(path)
+    with RunLock(path) as lock:
         torn_bytes = 0
         if _exists(path):
             loaded = read_checkpoint(path)
@@ -263,6 +264,7 @@ def run_search(
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
+        store = CheckpointStore(path, check_lock=lock.check)
+        run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, shown=shown)
         run.execute()
         return SearchState(path, data)

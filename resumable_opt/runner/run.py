@@ -41,10 +41,10 @@ from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
-from ..errors import ObjectiveAlwaysFails, SearchInterrupted
+from ..errors import CheckpointWriteError, ObjectiveAlwaysFails, SearchInterrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
-from ..reporting.best_file import best_file_path, best_record, write_best_file
+from ..reporting.best_file import adopt_old_best_file, best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
@@ -100,8 +100,11 @@ class Run:
         make_evaluator: EvaluatorFactory,
         torn_bytes: int = 0,
         trials: base.Trials | None = None,
+        shown: Path | None = None,
     ) -> None:
         self.path = path
+        #: The checkpoint as the user wrote it, for messages.
+        self.shown = path if shown is None else shown
         self.data = data
         self.store = store
         self.domain = domain
@@ -253,6 +256,7 @@ class Run:
     def _begin(self) -> list[dict]:
         """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
         self.store.remove_stale_temporaries(best_file_path(self.path), owner_path(self.path))
+        adopt_old_best_file(self.path)
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
@@ -333,16 +337,27 @@ class Run:
             return active_values(doc["misc"]["vals"])
 
     def _write_best_file(self) -> None:
+        """Write the best-so-far JSON.  It is a convenience copy: when it cannot
+        be written (too many open files, a full disk), the run warns and goes
+        on; the checkpoint holds the best trial anyway."""
         doc = self.best_doc
+        assert doc is not None and self.best_loss is not None
         record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
-        write_best_file(self.path, record)
+        try:
+            write_best_file(self.path, record)
+        except CheckpointWriteError as exc:
+            print(
+                f"resumable-opt: warning: could not write the best-so-far file ({exc.cause}); the checkpoint "
+                f"is fine and the run goes on (best loss {format_loss(self.best_loss)}, trial {doc['tid']})",
+                file=sys.stderr,
+            )
 
     # -- what the user sees ---------------------------------------------
 
     def _announce(self, pending: list[dict]) -> None:
         if self.torn_bytes:
             self.progress.say(
-                f"Note: dropped {self.torn_bytes} bytes at the end of {self.path} that do not form a whole "
+                f"Note: dropped {self.torn_bytes} bytes at the end of {self.shown} that do not form a whole "
                 "record: an append cut short when the run before was killed (no finished trial is lost then: "
                 "each is fsynced before the next is asked), or damage to the last record."
             )
@@ -351,7 +366,7 @@ class Run:
         if self.n_finished or pending:
             n_failed = self.n_finished - self.n_ok
             best = self.decoded(self.best_doc) if self.best_doc is not None else None
-            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending))
+            self.progress.resumed(self.shown, self.n_finished, n_failed, self.best_loss, best, len(pending))
 
     def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
         if not self.options.progress:
@@ -372,7 +387,7 @@ class Run:
     def _report_interrupted(self) -> None:
         lines = [
             "",
-            f"Stopped. {self.n_finished} trials are done and saved in {self.path}.",
+            f"Stopped. {self.n_finished} trials are done and saved in {self.shown}.",
             f"Best loss so far: {format_loss(self.best_loss)}"
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
             f"To resume, run the same command again: {resume_command()}",

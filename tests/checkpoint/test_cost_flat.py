@@ -36,8 +36,8 @@ def stores(monkeypatch):
     floor = {"bytes": MIN_COMPACTION_BYTES}
 
     class WatchedStore(CheckpointStore):
-        def __init__(self, path, min_compaction_bytes=None):
-            super().__init__(path, floor["bytes"] if min_compaction_bytes is None else min_compaction_bytes)
+        def __init__(self, path, min_compaction_bytes=None, **kwargs):
+            super().__init__(path, floor["bytes"] if min_compaction_bytes is None else min_compaction_bytes, **kwargs)
             made.append(self)
 
     monkeypatch.setattr(minimize_module, "CheckpointStore", WatchedStore)

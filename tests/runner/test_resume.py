@@ -114,7 +114,7 @@ def test_budget_counts_all_runs_and_best_json_follows(tmp_path, ckpt):
     assert run_search(ckpt, 6, "--quiet").returncode == 0  # nothing left to do
     state = resumable_opt.load(ckpt)
     assert state.n_finished == 6 and len(state.runs) == 2
-    best = json.loads((tmp_path / "search.best.json").read_text())
+    best = json.loads((tmp_path / "search.ckpt.best.json").read_text())
     assert best["loss"] == state.best_loss
     assert best["tid"] == state.best_trial["tid"]
     assert best["params"]["x"] == state.best["x"]
