@@ -10,8 +10,7 @@ import cloudpickle
 from hyperopt import Trials
 
 from .checkpoint.journal import RunRecord, SearchData
-from .checkpoint.lock import running_owner
-from .checkpoint.store import read_checkpoint
+from .checkpoint.lock import read_with_owner
 from .space import active_values, decode
 from .trials import best_of, is_ok, is_pending, trials_from_docs
 
@@ -158,5 +157,5 @@ def load(path: str | Path) -> SearchState:
     the file when it is missing, damaged or not a checkpoint.
     """
     path = Path(path)
-    loaded = read_checkpoint(path)
-    return SearchState(path, loaded.data, running_owner(path), loaded.torn_bytes)
+    loaded, owner = read_with_owner(path)
+    return SearchState(path, loaded.data, owner, loaded.torn_bytes)

@@ -38,7 +38,9 @@ from ..errors import CheckpointError, CheckpointLocked, LockLost
 from .store import (
     FILE_MODE,
     NOT_A_REGULAR_FILE,
+    Loaded,
     NotARegularFile,
+    read_checkpoint,
     read_regular_file,
     real_path,
     side_path,
@@ -109,6 +111,24 @@ def running_owner(path: Path) -> dict | None:
     if owner.get("start_ticks") and start and start != owner["start_ticks"]:
         return None  # the pid was reused by another process
     return owner
+
+
+def read_with_owner(path: Path) -> tuple[Loaded, dict | None]:
+    """Read a checkpoint and who runs it now (``running_owner``), consistently.
+
+    A run writes its end into the checkpoint before it removes its owner
+    note, so a reader that finds no note after reading a run without an end
+    reads again: the run may have ended in between (it is then shown as
+    ended, not as killed).  Never blocks on, nor disturbs, a running search.
+    """
+    loaded = read_checkpoint(path)
+    for _ in range(3):
+        owner = running_owner(path)
+        runs = loaded.data.runs
+        if owner is not None or not runs or runs[-1].ended is not None:
+            return loaded, owner
+        loaded = read_checkpoint(path)
+    return loaded, running_owner(path)
 
 
 def _open_lock_file(path: Path) -> int:

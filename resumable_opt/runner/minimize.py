@@ -267,4 +267,4 @@ def run_search(
         store = CheckpointStore(path, check_lock=lock.check)
         run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, shown=shown)
         run.execute()
-        return SearchState(path, data)
+        return SearchState(shown, data)
