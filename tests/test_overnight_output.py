@@ -17,10 +17,10 @@ import sys
 import textwrap
 
 import pytest
-
-import resumable_opt
 from cli.cli_helpers import cli
 from conftest import TESTS
+
+import resumable_opt
 from resumable_opt.reporting.summary import NO_END
 
 
@@ -102,13 +102,15 @@ def read_only_folder(tmp_path):
     """A folder holding a search, then mounted read-only (root ignores file modes, not a read-only mount)."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True, text=True)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)]
+    mounted = subprocess.run(mount, capture_output=True, text=True)
     if mounted.returncode != 0:
         why = f"cannot mount a tmpfs here ({mounted.stderr.strip()}); a read-only folder needs a read-only mount"
         print(f"SKIPPED: {why}")
         pytest.skip(why)
     try:
-        done = subprocess.run([sys.executable, str(TESTS / "searches.py"), folder / "search.ckpt", "4", "--quiet"], timeout=300)
+        search = [sys.executable, str(TESTS / "searches.py"), folder / "search.ckpt", "4", "--quiet"]
+        done = subprocess.run(search, timeout=300)
         assert done.returncode == 0
         remounted = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True)
         assert remounted.returncode == 0, remounted.stderr
