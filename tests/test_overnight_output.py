@@ -23,6 +23,8 @@ from conftest import TESTS
 import resumable_opt
 from resumable_opt.reporting.summary import NO_END
 
+pytestmark = pytest.mark.slow
+
 
 def strict_json(text: str):
     """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON)."""

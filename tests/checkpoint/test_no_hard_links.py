@@ -24,6 +24,8 @@ from searches import history
 import resumable_opt
 from resumable_opt.checkpoint.store import backup_path, read_checkpoint
 
+pytestmark = pytest.mark.slow
+
 
 def _why_fuse_cannot_mount() -> str | None:
     if not os.path.exists("/dev/fuse"):

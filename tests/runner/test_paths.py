@@ -23,6 +23,8 @@ import resumable_opt
 from resumable_opt.checkpoint.lock import lock_path, owner_path
 from resumable_opt.checkpoint.store import backup_path
 
+pytestmark = pytest.mark.slow
+
 
 def best_file_path(checkpoint):
     """Where the best-so-far JSON is: named after the whole file name."""
