@@ -75,7 +75,8 @@ def plain_value(value: Any) -> Any:
 
 def json_text(columns: list[str], rows: list[dict]) -> str:
     """A JSON array with one object per row, keys in column order."""
-    return json.dumps([{column: plain_value(row.get(column)) for column in columns} for row in rows], indent=2, allow_nan=False) + "\n"
+    objects = [{column: plain_value(row.get(column)) for column in columns} for row in rows]
+    return json.dumps(objects, indent=2, allow_nan=False) + "\n"
 
 
 def csv_value(value: Any) -> str:

@@ -40,7 +40,7 @@ def test_every_command_refuses_a_damaged_checkpoint_and_changes_nothing(finished
     assert not (tmp_path / "rows.csv").exists() and not (tmp_path / "plot.png").exists()
 
 
-@pytest.mark.parametrize("name", ["nope.ckpt", "mixed.best.json"])
+@pytest.mark.parametrize("name", ["nope.ckpt", "mixed.ckpt.best.json"])
 def test_a_missing_file_and_a_file_that_is_not_a_checkpoint(finished, tmp_path, capsys, name):
     target = tmp_path / name if name == "nope.ckpt" else finished.with_name(name)
     assert main(["resume", str(target), "--max-evals", "5"]) == 1
