@@ -17,10 +17,10 @@ import sys
 import textwrap
 
 import pytest
-from cli.cli_helpers import cli
-from conftest import TESTS
 
 import resumable_opt
+from cli.cli_helpers import cli
+from conftest import TESTS
 from resumable_opt.reporting.summary import NO_END
 
 pytestmark = pytest.mark.slow

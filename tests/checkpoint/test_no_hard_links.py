@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TESTS, run_search
-from searches import history
 
 import resumable_opt
+from conftest import TESTS, run_search
 from resumable_opt.checkpoint.store import backup_path, read_checkpoint
+from searches import history
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,13 @@ import sys
 import textwrap
 
 import pytest
-from cli.cli_helpers import cli
-from conftest import run_search
-from searches import history
 
 import resumable_opt
+from cli.cli_helpers import cli
+from conftest import run_search
 from resumable_opt.checkpoint.lock import lock_path, owner_path
 from resumable_opt.checkpoint.store import backup_path
+from searches import history
 
 pytestmark = pytest.mark.slow
 
