@@ -132,7 +132,9 @@ class SuccessiveHalvingPruner(Pruner):
     completed trial, taken here from the completed trial with the lowest
     tid that reported values (Optuna estimates it from the trials completed
     at its first decision and keeps it; deriving it from the checkpoint keeps
-    decisions the same after a resume); no decision until one exists.
+    decisions the same after a resume); no decision until one exists.  Unlike
+    Optuna, the trials that reported before the resource was known compete at
+    the rungs they reached too (Optuna never records their rungs), as in ASHA.
     """
 
     def __init__(

@@ -98,6 +98,7 @@ class FuturesEvaluator(Evaluator):
                 waiting.add(self._reports.wakeup)
             done, _ = cf.wait(waiting, timeout=self._time_to_first_deadline(), return_when=cf.FIRST_COMPLETED)
             if self._reports is not None and self._reports.wakeup in done:
+                assert self.on_report is not None, "the runner answers the reports"
                 self._reports.serve(self.on_report)
             finished = [(self._jobs.pop(future).doc, self._outcome(future)) for future in done if future in self._jobs]
             finished += self._stop_overdue()

@@ -96,7 +96,7 @@ class RemoteReporter:
     """A worker's side: one connection per trial, opened at its first report."""
 
     def __init__(self, address: tuple[str, int], authkey: bytes) -> None:
-        self.address = tuple(address)
+        self.address = (str(address[0]), int(address[1]))
         self.authkey = authkey
         self._conn: Connection | None = None
 

@@ -128,4 +128,3 @@ def clean_up(checkpoint: Path, tid: int) -> None:
             empty.rmdir()
         except OSError:  # not empty: the user's own files stay
             return
-
