@@ -163,6 +163,10 @@ def apply(data: SearchData, op: tuple, docs_by_tid: dict[int, dict]) -> None:
         data.attempts.pop(tid, None)
         data.starts.pop(tid, None)
         data.early_stop_args = early_stop_args
+        stopped = result.get("step") if isinstance(result, dict) and result.get("pruned") else None
+        if stopped is not None and tid in data.intermediate:
+            # values past the step it was pruned at are left from an earlier evaluation, cut short
+            data.intermediate[tid] = {step: value for step, value in data.intermediate[tid].items() if step <= stopped}
     elif kind == REPORTED:
         # (REPORTED, tid, step, value): a later report of the same step replaces it
         _, tid, step, value = op

@@ -176,3 +176,18 @@ def test_dir_from_a_worker_that_cannot_see_the_checkpoint():
         with pytest.raises(resumable_opt.ResumableOptError, match="shared filesystem") as raised:
             trial.save_state(1)
     assert socket.gethostname() in str(raised.value)
+
+
+def test_a_pruned_trial_keeps_no_values_past_its_step(ckpt):
+    """Values an earlier, interrupted evaluation reported past the step the trial
+    was finally pruned at are not the trial's: they are dropped."""
+    from resumable_opt.checkpoint import journal
+
+    data = journal.SearchData(meta={})
+    doc = {"tid": 0, "state": 1, "misc": {}, "result": {}}
+    index = {0: doc}
+    for step in range(6):
+        journal.apply(data, (journal.REPORTED, 0, step, float(step)), index)
+    result = {"loss": 2.0, "status": "ok", "pruned": True, "step": 2}
+    journal.apply(data, (journal.FINISHED, 0, 2, result, {}, None, []), index)
+    assert data.intermediate == {0: {0: 0.0, 1: 1.0, 2: 2.0}}
