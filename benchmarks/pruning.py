@@ -177,18 +177,20 @@ def comparison(seeds: int, save_state: bool) -> None:
                 else:
                     result = run_resumable(method, seed, Path(folder), save_state)
                 results[method].append(result)
+                epochs, wall, loss = result
                 print(
-                    f"  seed {seed}  {method[:40]:<40} epochs {result[0]:5d}  wall {result[1]:6.2f} s  best loss {result[2]:.5f}",
+                    f"  seed {seed}  {method[:40]:<40} epochs {epochs:5d}  wall {wall:6.2f} s  best loss {loss:.5f}",
                     flush=True,
                 )
-    base_epochs, base_wall, base_loss = (statistics.median(values) for values in zip(*results["no pruner"]))
+    base_epochs, base_wall, base_loss = (
+        statistics.median(values) for values in zip(*results["no pruner"], strict=True)
+    )
     print()
-    print(
-        f"| method ({TRIALS} trials x {EPOCHS} epochs, TPE) | epochs | vs none | wall s | vs none | best val. loss | vs none |"
-    )  # noqa: E501
+    head = f"method ({TRIALS} trials x {EPOCHS} epochs, TPE)"
+    print(f"| {head} | epochs | vs none | wall s | vs none | best val. loss | vs none |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for method in methods:
-        epochs, wall, loss = (statistics.median(values) for values in zip(*results[method]))
+        epochs, wall, loss = (statistics.median(values) for values in zip(*results[method], strict=True))
         label = method if method.startswith("optuna") else f"resumable-opt, {method}"
         print(
             f"| {label} | {epochs:.0f} | {epochs / base_epochs:.2f}x | {wall:.1f} | {wall / base_wall:.2f}x "
@@ -236,7 +238,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, {platform.platform()}; python {platform.python_version()}")
     print(f"load average at start: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     print(
-        f"task: SGDClassifier(loss='log_loss').partial_fit on load_digits ({len(X_TRAIN)} train / {len(X_VALID)} validation), "
+        f"task: SGDClassifier(loss='log_loss').partial_fit on load_digits "
+        f"({len(X_TRAIN)} train / {len(X_VALID)} validation), "
         f"{TRIALS} trials x {EPOCHS} epochs, seeds 0..{args.seeds - 1}, save_state: {args.save_state}"
     )
     comparison(args.seeds, args.save_state)
