@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "trials",
         help="one row per trial: decoded parameters, loss, status, duration, start",
-        description="List the trials of a search, one per row: tid, status (ok, fail, running, pending), loss, "
+        description="List the trials of a search, one per row: tid, status (ok, pruned, fail, running, pending), loss, "
+        "the last step reported (in searches whose trials report intermediate values), "
         "one column per hyperopt label with the value the objective saw (empty where a conditional branch "
         "did not use it), duration in seconds and start time. On a terminal the table is aligned and long "
         "values are cut; piped, it is plain with whole values.",
