@@ -112,6 +112,7 @@ class ResumableObjective:
 PRUNERS = {
     "no pruner": lambda: None,
     "MedianPruner()": resumable_opt.MedianPruner,
+    "MedianPruner(n_warmup_steps=3)": lambda: resumable_opt.MedianPruner(n_warmup_steps=3),
     "SuccessiveHalvingPruner()": resumable_opt.SuccessiveHalvingPruner,
     "SuccessiveHalvingPruner(reduction_factor=3, min_early_stopping_rate=1)": lambda: (
         resumable_opt.SuccessiveHalvingPruner(reduction_factor=3, min_early_stopping_rate=1)
@@ -160,19 +161,22 @@ def run_optuna(seed: int) -> tuple[int, float, float]:
     return task.epochs, time.perf_counter() - started, study.best_value
 
 
+OPTUNA = "Optuna: MedianPruner() with its TPESampler"
+
+
 def comparison(seeds: int, save_state: bool) -> None:
     methods = list(PRUNERS)
     try:
         import optuna  # noqa: F401
 
-        methods.append("optuna MedianPruner")
+        methods.append(OPTUNA)
     except ImportError:
         print("(Optuna is not installed: its column is skipped; pip install optuna to include it)")
     results: dict[str, list[tuple[int, float, float]]] = {method: [] for method in methods}
     with tempfile.TemporaryDirectory() as folder:
         for seed in range(seeds):
             for method in methods:
-                if method.startswith("optuna"):
+                if method == OPTUNA:
                     result = run_optuna(seed)
                 else:
                     result = run_resumable(method, seed, Path(folder), save_state)
@@ -191,7 +195,7 @@ def comparison(seeds: int, save_state: bool) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for method in methods:
         epochs, wall, loss = (statistics.median(values) for values in zip(*results[method], strict=True))
-        label = method if method.startswith("optuna") else f"resumable-opt, {method}"
+        label = method if method == OPTUNA else f"resumable-opt, {method}"
         print(
             f"| {label} | {epochs:.0f} | {epochs / base_epochs:.2f}x | {wall:.1f} | {wall / base_wall:.2f}x "
             f"| {loss:.4f} | {100 * (loss / base_loss - 1):+.1f} % |"

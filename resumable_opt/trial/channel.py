@@ -88,8 +88,10 @@ class ReportServer:
             reply.put(answer)
 
     def close(self) -> None:
+        """Stop listening; a report still waiting gets a refusal rather than no answer."""
         self._closed = True
         self._listener.close()
+        self.serve(lambda *message: ("error", "the run has stopped"))
 
 
 class RemoteReporter:
