@@ -64,12 +64,14 @@ def test_in_process(ckpt):
     assert resumable_opt.load(ckpt).intermediate() == state.intermediate()
 
 
+@pytest.mark.slow
 def test_with_two_worker_processes(ckpt):
     state = resumable_opt.minimize(Observing(), SPACE, ckpt, 6, seed=1, progress=False, n_jobs=2)
     check_search(state, ckpt, 6)
     assert os.getpid() not in {doc["result"]["seen"]["pid"] for doc in state.trials._dynamic_trials}
 
 
+@pytest.mark.slow
 def test_on_a_dask_local_cluster(ckpt):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

@@ -10,6 +10,8 @@ from resumable_opt.trial.files import trials_folder
 
 MAX_EVALS = 8
 
+pytestmark = pytest.mark.slow  # real searches in child processes, interrupted several times
+
 
 @pytest.mark.parametrize("pruner", ["median", "sha"])
 def test_interrupted_anywhere_ends_as_uninterrupted(tmp_path, pruner):

@@ -11,6 +11,8 @@ from hyperopt import hp
 import resumable_opt
 from resumable_opt.reporting.plot import search_figure
 
+pytestmark = pytest.mark.slow  # a search, then the commands in child processes
+
 
 def curve_objective(params):
     trial = resumable_opt.current_trial()
