@@ -112,7 +112,7 @@ def trial_table(state: "SearchState") -> TrialTable:
 STEP_TABLE_COLUMNS = ["tid", "status", STEP_COLUMN, "value"]
 
 
-def step_table(state: "SearchState") -> TrialTable:
+def step_table(state: SearchState) -> TrialTable:
     """One row per intermediate value reported (``trials --steps``): tid, status, step, value."""
     docs = {doc["tid"]: doc for doc in state.trials._dynamic_trials}
     rows = []

@@ -144,7 +144,7 @@ def _time_line(state: "SearchState", spans: list[RunSpan]) -> str:
     return f"{about}{format_duration(total)} over {len(spans)} run{'s' if len(spans) != 1 else ''}{going}"
 
 
-def _steps_line(state: "SearchState", reported: dict[int, dict]) -> str:
+def _steps_line(state: SearchState, reported: dict[int, dict]) -> str:
     """The intermediate values reported, and the trials the pruner stopped."""
     running = state.running is not None
     pruned = [doc for doc in state.trials._dynamic_trials if trial_status(doc, running) == STATUS_PRUNED]
