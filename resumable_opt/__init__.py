@@ -7,6 +7,7 @@
 
 __version__ = "0.1.0"
 
+from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .errors import (  # noqa: E402
     CheckpointCorrupt,
     CheckpointError,
@@ -20,13 +21,12 @@ from .errors import (  # noqa: E402
     SeedMismatch,
     SpaceMismatch,
 )
-from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
-from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
+from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
+from .runner import minimize  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 from .trial import TrialPruned, current_trial  # noqa: E402
-from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
 
 __all__ = [
     "CheckpointCorrupt",

@@ -125,12 +125,16 @@ def read_bytes(path: Path) -> bytes:
             if not stat.S_ISREG(mode):
                 if stat.S_ISDIR(mode):
                     raise IsADirectoryError
-                raise CheckpointCorrupt(path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself")
+                raise CheckpointCorrupt(
+                    path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself"
+                )
             return handle.read()
     except FileNotFoundError:
         raise CheckpointNotFound(path, "no such checkpoint", "check the path") from None
     except IsADirectoryError:
-        raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "pass the checkpoint file inside it") from None
+        raise CheckpointCorrupt(
+            path, "is a folder, not a checkpoint file", "pass the checkpoint file inside it"
+        ) from None
     except PermissionError:
         raise CheckpointError(path, "permission denied", "run as the user who owns the checkpoint") from None
     except OSError as exc:
@@ -148,7 +152,9 @@ def encode_checkpoint(data: SearchData, ops: list[tuple] = ()) -> tuple[bytes, b
 def parse_checkpoint(content: bytes, path: Path) -> Loaded:
     """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged."""
     if content and records.MAGIC.startswith(content):
-        raise CheckpointCorrupt(path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE)
+        raise CheckpointCorrupt(
+            path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE
+        )
     if not content.startswith(records.MAGIC) and content:
         raise CheckpointCorrupt(path, "not a resumable-opt checkpoint", _not_a_checkpoint_advice(content[:16]))
     scan = records.read_records(content, path)

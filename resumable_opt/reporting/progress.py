@@ -82,7 +82,15 @@ class Progress:
         self.say("\n".join(lines))
 
     def trial_finished(
-        self, number: int, tid: int, loss: float | None, failure: str | None, params: Any, duration: float, new_best: bool, best_loss: float | None
+        self,
+        number: int,
+        tid: int,
+        loss: float | None,
+        failure: str | None,
+        params: Any,
+        duration: float,
+        new_best: bool,
+        best_loss: float | None,
     ) -> None:
         if self._bar is not None:
             self._bar.update(1)

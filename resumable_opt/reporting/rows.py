@@ -24,9 +24,10 @@ always agree.  A row holds:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hyperopt import JOB_STATE_RUNNING, pyll
@@ -71,7 +72,7 @@ class TrialTable:
     why_raw: str = ""
 
 
-def trial_table(state: "SearchState") -> TrialTable:
+def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
     Never raises because the stored space cannot be unpickled here (a
@@ -91,7 +92,7 @@ def trial_table(state: "SearchState") -> TrialTable:
     names = {label: _column_name(label) for label in labels}
     reported = state.intermediate()
     rows = []
-    for doc, values in zip(docs, decoded_points):
+    for doc, values in zip(docs, decoded_points, strict=True):
         row: dict[str, Any] = {
             "tid": doc["tid"],
             "status": trial_status(doc, running=state.running is not None),

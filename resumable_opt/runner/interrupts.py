@@ -40,7 +40,7 @@ class InterruptGuard:
         self._stopping = False
         self._previous: dict[int, object] = {}
 
-    def __enter__(self) -> "InterruptGuard":
+    def __enter__(self) -> InterruptGuard:
         # Signal handlers can only be set from the main thread; elsewhere the
         # run keeps the process's own handling of signals.
         if threading.current_thread() is threading.main_thread():

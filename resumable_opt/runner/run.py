@@ -29,9 +29,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hyperopt import JOB_STATE_NEW, base
@@ -184,7 +185,10 @@ class Run:
             return poison_failure(attempts)
         with self.guard.critical():
             self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
-        self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
+        self.progress.say(
+            f"Trial (tid {doc['tid']}): {lost.reason}; "
+            f"running it again (attempt {attempts + 1} of {self.options.max_attempts})."
+        )
         self.evaluator.submit(doc, self._ticket(doc))
         return None
 
@@ -211,7 +215,9 @@ class Run:
         new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
         tids = [doc["tid"] for doc in new_docs]
         with self.guard.critical():
-            self._commit([(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())])
+            self._commit(
+                [(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())]
+            )
             add_to_valid(self.trials, new_docs)
         return new_docs[0]
 
@@ -258,7 +264,15 @@ class Run:
     def _finished_op(self, doc: dict, outcome: Outcome) -> list:
         """The journal operation that writes ``outcome`` into its trial (a list:
         its last item, the early-stop state, may still change before it is written)."""
-        return [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+        return [
+            journal.FINISHED,
+            doc["tid"],
+            outcome.state,
+            outcome.result,
+            outcome.misc_update,
+            outcome.finished_at,
+            self.data.early_stop_args,
+        ]
 
     # -- beginning and end of a run --------------------------------------
 
@@ -348,7 +362,9 @@ class Run:
 
     def _write_best_file(self) -> None:
         doc = self.best_doc
-        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
+        record = best_record(
+            self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished
+        )
         write_best_file(self.path, record)
 
     # -- what the user sees ---------------------------------------------
@@ -361,7 +377,9 @@ class Run:
                 "each is fsynced before the next is asked), or damage to the last record."
             )
         for doc in self.poisoned:
-            self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
+            self.progress.say(
+                f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed."
+            )
         if self.n_finished or pending:
             n_failed = self.n_finished - self.n_ok
             best = self.decoded(self.best_doc) if self.best_doc is not None else None
@@ -381,7 +399,9 @@ class Run:
     def _stop_if_always_failing(self, doc: dict) -> None:
         limit = self.options.stop_after_initial_failures
         if limit and self.n_ok == 0 and self.n_finished >= limit and is_failed(doc):
-            raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
+            raise ObjectiveAlwaysFails(
+                self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", "")
+            )
 
     def _report_interrupted(self) -> None:
         lines = [

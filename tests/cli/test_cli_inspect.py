@@ -55,7 +55,11 @@ def test_show_summarises_the_search(finished, out):
     assert f"loss {state.best_loss:.6g} at trial {state.best_trial['tid']}: " in text
     assert f"seed:      {SEED}" in text and "algorithm: hyperopt.tpe.suggest" in text
     lines = text.splitlines()
-    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)")]:
+    for label, described in [
+        ("kind", "choice of ['linear', {...}]"),
+        ("degree", "quniform(1, 5, 1)"),
+        ("y", "loguniform(-3, 2)"),
+    ]:
         assert any(line.split()[-len(described.split()) - 1 :] == [label, *described.split()] for line in lines), label
     assert f"0 -> {MAX_EVALS}" in text  # the history of runs
     assert text.rstrip() == repr(state).rstrip()  # `show` is what printing the loaded search shows
@@ -69,7 +73,9 @@ def test_best_in_words_and_as_json(finished, out):
 
     record = json.loads(out["best --json"].stdout)
     assert record["loss"] == state.best_loss and record["tid"] == state.best_trial["tid"]
-    assert record["params"] == json.loads(json.dumps(space_eval(state.space, record["argmin"])))  # decoded as hyperopt does
+    assert record["params"] == json.loads(
+        json.dumps(space_eval(state.space, record["argmin"]))
+    )  # decoded as hyperopt does
     assert record["trials_done"] == MAX_EVALS and record["found_at"]
 
 
@@ -80,7 +86,7 @@ def test_trials_json_has_one_decoded_row_per_trial(finished, out):
     assert [row["tid"] for row in rows] == [doc["tid"] for doc in docs]
     assert list(rows[0]) == COLUMNS
     assert {row["status"] for row in rows} == {"ok", "fail"}
-    for row, doc in zip(rows, docs):
+    for row, doc in zip(rows, docs, strict=True):
         point = space_eval(state.space, active_values(doc["misc"]["vals"]))
         assert row["x"] == point["x"] and row["y"] == point["y"]
         if point["kind"] == "linear":
@@ -109,7 +115,9 @@ def test_trials_sorted_by_loss_top_n_as_a_plain_table_when_piped(out):
 
 def test_trials_on_a_terminal_are_aligned_ruled_and_cut(finished):
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "resumable_opt", "trials", str(finished)], stdout=follower, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resumable_opt", "trials", str(finished)], stdout=follower, stderr=subprocess.PIPE
+    )
     os.close(follower)
     output = b""
     while True:
@@ -133,7 +141,7 @@ def test_trials_csv_holds_the_json_rows_at_full_precision(out):
     rows = json_rows(out["trials --json"])
     parsed = list(csv.DictReader(io.StringIO(out["trials --csv"].stdout)))
     assert len(parsed) == len(rows)
-    for got, want in zip(parsed, rows):
+    for got, want in zip(parsed, rows, strict=True):
         assert int(got["tid"]) == want["tid"] and got["status"] == want["status"]
         assert (float(got["loss"]) if got["loss"] else None) == want["loss"]
         assert float(got["x"]) == want["x"]
@@ -145,7 +153,10 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     rows = json_rows(out["trials --json"])
     exports = out["exports"]
     for suffix in ("csv", "parquet"):
-        assert out[f"export {suffix}"].stdout.strip() == f"Wrote {len(rows)} trials to {exports / f'trials.{suffix}'} ({suffix})"
+        assert (
+            out[f"export {suffix}"].stdout.strip()
+            == f"Wrote {len(rows)} trials to {exports / f'trials.{suffix}'} ({suffix})"
+        )
     # JSON goes through the same code in this process (one child process fewer).
     assert export_table(trial_table(resumable_opt.load(finished)), exports / "trials.json") == "json"
     assert json.loads((exports / "trials.json").read_text()) == rows
@@ -154,7 +165,9 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     for column in ("tid", "status", "loss", "x", "y", "degree"):
         assert [row[column] for row in table] == [row[column] for row in rows], column
     # A column mixing text and structures is stored as text.
-    assert [row["kind"] for row in table] == [r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows]
+    assert [row["kind"] for row in table] == [
+        r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows
+    ]
 
 
 def test_every_command_has_help(capsys):
