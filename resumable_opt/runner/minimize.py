@@ -15,6 +15,7 @@ import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
+from .. import tpe as fast_tpe_module
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
@@ -153,6 +154,7 @@ def minimize(
     n_jobs: int | None = None,
     executor: Any = None,
     trial_timeout: float | None = None,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -185,6 +187,12 @@ def minimize(
     can be stopped).  A worker that dies in a trial makes it run again,
     counted toward ``max_attempts``.
 
+    ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
+    ``functools.partial`` of it), proposals come from
+    :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
+    fast on long histories; ``False`` runs hyperopt's own (default: on, unless
+    the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
@@ -201,7 +209,7 @@ def minimize(
         progress=progress,
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
+    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, fast_tpe=fast_tpe)
 
 
 def run_search(
@@ -217,6 +225,7 @@ def run_search(
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -227,7 +236,8 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``).
+    ``evaluation.factory``); ``fast_tpe`` as for :func:`minimize` (the
+    checkpoint records the algorithm asked for, whichever computes it).
     """
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
@@ -263,6 +273,8 @@ def run_search(
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        if fast_tpe_module.enabled(fast_tpe):
+            algo = fast_tpe_module.fast_equivalent(algo)
         run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()
         return SearchState(path, data)

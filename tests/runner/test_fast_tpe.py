@@ -1,0 +1,64 @@
+"""minimize and fmin compute hyperopt's TPE with resumable_opt.tpe, unless told not to."""
+
+import functools
+
+import numpy as np
+import pytest
+from hyperopt import Trials, fmin, tpe
+from searches import SPACES, history, loss_of
+
+import resumable_opt
+from resumable_opt import tpe as fast_tpe
+
+
+def run(tmp_path, name, algo, **options):
+    trials = Trials()
+    resumable_opt.fmin(
+        loss_of, SPACES["mixed"](), algo, 45, trials=trials, rstate=np.random.default_rng(4),
+        show_progressbar=False, checkpoint=tmp_path / f"{name}.ckpt", **options,
+    )  # fmt: skip
+    return trials
+
+
+@pytest.mark.parametrize(
+    "algo", [tpe.suggest, functools.partial(tpe.suggest, n_startup_jobs=5, gamma=0.4)], ids=["plain", "partial"]
+)
+def test_fast_by_default_and_the_trials_are_fmins(tmp_path, algo):
+    reference = Trials()
+    fmin(
+        loss_of, SPACES["mixed"](), algo, 45, trials=reference, rstate=np.random.default_rng(4), show_progressbar=False
+    )
+    trials = run(tmp_path, "fast", algo)
+    assert trials in fast_tpe._HISTORIES  # resumable_opt.tpe made the proposals
+    assert history(trials) == history(reference)
+    # the checkpoint records the algorithm asked for
+    assert resumable_opt.load(tmp_path / "fast.ckpt").algo_name.startswith("hyperopt.tpe.suggest")
+
+
+def test_switched_off_by_argument_or_environment(tmp_path, monkeypatch):
+    fast = run(tmp_path, "fast", tpe.suggest)
+    off = run(tmp_path, "off", tpe.suggest, fast_tpe=False)
+    assert off not in fast_tpe._HISTORIES
+    monkeypatch.setenv("RESUMABLE_OPT_FAST_TPE", "0")
+    env_off = run(tmp_path, "env", tpe.suggest)
+    assert env_off not in fast_tpe._HISTORIES
+    on_again = run(tmp_path, "on", tpe.suggest, fast_tpe=True)  # the argument wins
+    assert on_again in fast_tpe._HISTORIES
+    assert history(fast) == history(off) == history(env_off) == history(on_again)
+
+
+def test_resumed_search_rebuilds_the_state_and_goes_on_as_fmin(tmp_path):
+    reference = Trials()
+    fmin(
+        loss_of,
+        SPACES["mixed"](),
+        tpe.suggest,
+        60,
+        trials=reference,
+        rstate=np.random.default_rng(8),
+        show_progressbar=False,
+    )
+    path = tmp_path / "r.ckpt"
+    resumable_opt.minimize(loss_of, SPACES["mixed"](), path, 35, seed=8, progress=False)
+    state = resumable_opt.minimize(loss_of, SPACES["mixed"](), path, 60, seed=8, progress=False)
+    assert history(state.trials) == history(reference)
