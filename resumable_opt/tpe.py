@@ -41,17 +41,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import os
+import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hyperopt import rand
+from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, rand
 from hyperopt import tpe as hyperopt_tpe
 from hyperopt.base import miscs_to_idxs_vals, miscs_update_idxs_vals
 from hyperopt.pyll import Apply, Literal, as_apply, dfs, rec_eval, scope
+from scipy.special import erf  # type: ignore[import-untyped]
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +207,8 @@ class _Model:
         for node in order:
             if any(arg in placeholders for arg in node.inputs()):
                 raise _Unsupported("the posterior reads the observations outside the split")
-            self.steps.append((node, scope._impls[node.name], list(node.pos_args), list(node.named_args)))
+            fn = _VECTORISED.get(node.name) or scope._impls[node.name]
+            self.steps.append((node, fn, list(node.pos_args), list(node.named_args)))
         self.top = top
 
     def evaluate(self, fake_ids: list, rng: np.random.Generator, splits: dict[str, tuple]) -> tuple[dict, dict]:
@@ -220,6 +224,128 @@ class _Model:
                 rval = rec_eval(rval, memo=memo)
             memo[node] = rval
         return memo[self.top]
+
+
+# -- hyperopt's mixture densities, at less cost ----------------------------------
+#
+# hyperopt's GMM1_lpdf and LGMM1_lpdf, the densities of the candidates under
+# the mixtures (one component per observation: the cost of a proposal at large
+# histories), with the same floating point operations on each element, so the
+# same bits:
+# - without quantisation, in two scratch arrays kept between calls instead of
+#   some ten fresh (candidates x components) arrays per call;
+# - with quantisation, hyperopt loops in Python over the components, adding
+#   each one's mass at the candidates into ``prob``; here every component's
+#   mass is computed at once and added up in the loop's order by ``np.cumsum``
+#   (a sequential sum, as ``prob += inc_amt``).
+
+
+def _gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
+    """``hyperopt.tpe.GMM1_lpdf``, the same numbers."""
+    samples, weights, mus, sigmas = list(map(np.asarray, (samples, weights, mus, sigmas)))
+    if samples.size == 0 or weights.ndim != 1 or mus.ndim != 1 or sigmas.ndim != 1 or not len(weights):
+        return hyperopt_tpe.GMM1_lpdf(samples, weights, mus, sigmas, low=low, high=high, q=q)
+    assert len(weights) == len(mus) == len(sigmas)
+    _samples = samples
+    samples = _samples.flatten()
+    normal_cdf = hyperopt_tpe.normal_cdf
+    if low is None and high is None:
+        p_accept = 1
+    else:
+        p_accept = np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
+    if q is None:
+        mahal = np.subtract(samples[:, None], mus, out=_buffer(0, (len(samples), len(mus))))
+        np.divide(mahal, np.maximum(sigmas, hyperopt_tpe.EPS), out=mahal)
+        np.square(mahal, out=mahal)
+        Z = np.sqrt(2 * np.pi * sigmas**2)
+        coef = weights / Z / p_accept
+        np.multiply(-0.5, mahal, out=mahal)
+        rval = _logsum_rows(np.add(mahal, np.log(coef), out=mahal))
+        rval.shape = _samples.shape
+        return rval
+    ubound = samples + q / 2 if high is None else np.minimum(samples + q / 2, high)
+    lbound = samples - q / 2 if low is None else np.maximum(samples - q / 2, low)
+    mu, bottom, w = mus[:, None], np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS)[:, None], weights[:, None]
+    inc_amt = w * (0.5 * (1 + erf((ubound - mu) / bottom)))
+    inc_amt -= w * (0.5 * (1 + erf((lbound - mu) / bottom)))
+    prob = np.cumsum(inc_amt, axis=0)[-1]
+    rval = np.log(prob) - np.log(p_accept)
+    rval.shape = _samples.shape
+    return rval
+
+
+def _lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
+    """``hyperopt.tpe.LGMM1_lpdf``, the same numbers."""
+    samples, weights, mus, sigmas = list(map(np.asarray, (samples, weights, mus, sigmas)))
+    if samples.size == 0 or weights.ndim != 1 or mus.ndim != 1 or sigmas.ndim != 1 or not len(weights):
+        return hyperopt_tpe.LGMM1_lpdf(samples, weights, mus, sigmas, low=low, high=high, q=q)
+    _samples = samples
+    if samples.ndim != 1:
+        samples = samples.flatten()
+    normal_cdf = hyperopt_tpe.normal_cdf
+    if low is None and high is None:
+        p_accept = 1
+    else:
+        p_accept = np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
+    if q is None:
+        # lognormal_lpdf(samples[:, None], mus, sigmas), then + log(weights)
+        assert np.all(sigmas >= 0)
+        sigma = np.maximum(sigmas, hyperopt_tpe.EPS)
+        x = samples[:, None]
+        shape = (len(samples), len(mus))
+        log_z = np.multiply(sigma, x, out=_buffer(0, shape))
+        np.multiply(log_z, np.sqrt(2 * np.pi), out=log_z)
+        np.log(log_z, out=log_z)
+        e = np.subtract(np.log(x), mus, out=_buffer(1, shape))
+        np.divide(e, sigma, out=e)
+        np.square(e, out=e)
+        np.multiply(0.5, e, out=e)
+        np.negative(e, out=e)
+        np.subtract(e, log_z, out=e)
+        rval = _logsum_rows(np.add(e, np.log(weights), out=e))
+        rval.shape = _samples.shape
+        return rval
+    ubound = samples + q / 2 if high is None else np.minimum(samples + q / 2, np.exp(high))
+    lbound = samples - q / 2 if low is None else np.maximum(samples - q / 2, np.exp(low))
+    lbound = np.maximum(0, lbound)
+    if ubound.min() < 0:  # hyperopt's lognormal_cdf refuses it: let it say so
+        return hyperopt_tpe.LGMM1_lpdf(samples, weights, mus, sigmas, low=low, high=high, q=q)
+    mu, bottom, w = mus[:, None], np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS)[:, None], weights[:, None]
+    with np.errstate(divide="ignore"):
+        log_u, log_l = np.log(np.maximum(ubound, hyperopt_tpe.EPS)), np.log(np.maximum(lbound, hyperopt_tpe.EPS))
+    inc_amt = w * (0.5 + 0.5 * erf((log_u - mu) / bottom))
+    inc_amt -= w * (0.5 + 0.5 * erf((log_l - mu) / bottom))
+    prob = np.cumsum(inc_amt, axis=0)[-1]
+    rval = np.log(prob) - np.log(p_accept)
+    rval.shape = _samples.shape
+    return rval
+
+
+def _logsum_rows(x: np.ndarray) -> np.ndarray:
+    """``hyperopt.tpe.logsum_rows``, in place (``x`` is a scratch buffer)."""
+    m = x.max(axis=1)
+    np.subtract(x, m[:, None], out=x)
+    np.exp(x, out=x)
+    return np.log(x.sum(axis=1)) + m
+
+
+_BUFFERS = threading.local()
+
+
+def _buffer(which: int, shape: tuple[int, int]) -> np.ndarray:
+    """A scratch array of ``shape`` kept between calls (a fresh one of this size
+    costs page faults on every call), one set per thread."""
+    buffers = getattr(_BUFFERS, "arrays", None)
+    if buffers is None:
+        buffers = _BUFFERS.arrays = {}
+    size = shape[0] * shape[1]
+    have = buffers.get(which)
+    if have is None or len(have) < size:
+        have = buffers[which] = np.empty(max(size, 2 * len(have) if have is not None else 0))
+    return have[:size].reshape(shape)
+
+
+_VECTORISED = {"GMM1_lpdf": _gmm1_lpdf, "LGMM1_lpdf": _lgmm1_lpdf}
 
 
 def _rec_eval_order(top: Apply, given: set) -> list[Apply]:
@@ -382,9 +508,9 @@ class _History:
 
     def reset(self) -> None:
         self.docs: list = []
-        self.doc_ids = np.empty(0, dtype=np.int64)
-        self.result_ids = np.empty(0, dtype=np.int64)
         self.results: list = []
+        #: Slots of the trials that were new or running when last read.
+        self.pending: set[int] = set()
         self.tids = _Growing(np.int64)
         self.losses = _Growing(np.float64)
         self.included = _Growing(np.bool_)
@@ -412,29 +538,43 @@ class _History:
 
     def _follow(self, docs: list) -> None:
         n_old, n_new = len(self.docs), len(docs)
-        doc_ids = np.fromiter(map(id, docs), dtype=np.int64, count=n_new)
-        results = [doc["result"] for doc in docs] if n_new < 64 else list(map(_RESULT, docs))
-        result_ids = np.fromiter(map(id, results), dtype=np.int64, count=n_new)
-        common = min(n_old, n_new)
-        differ = np.flatnonzero(doc_ids[:common] != self.doc_ids[:common])
-        first_new = int(differ[0]) if len(differ) else common
-        if first_new < n_old:
+        results = list(map(_RESULT, docs))
+        if n_new >= n_old and docs[:n_old] == self.docs:  # C-speed, by identity: trials were only added
+            first_new = n_old
+        else:
+            common = min(n_old, n_new)
+            doc_ids = np.fromiter(map(id, docs[:common]), dtype=np.int64, count=common)
+            old_ids = np.fromiter(map(id, self.docs[:common]), dtype=np.int64, count=common)
+            differ = np.flatnonzero(doc_ids != old_ids)
+            first_new = int(differ[0]) if len(differ) else common
             self._truncate(first_new)
-        changed = np.flatnonzero(result_ids[:first_new] != self.result_ids[:first_new])
+        old_results = self.results
+        changed = []
+        # Results come to the trials that were in flight: look at those first...
+        for slot in sorted(self.pending):
+            if results[slot] is not old_results[slot]:
+                changed.append(slot)
+                old_results[slot] = results[slot]
+            if docs[slot].get("state") not in _IN_FLIGHT:
+                self.pending.discard(slot)
+        # ... then make sure no other result was replaced (C-speed when none was).
+        if results[:first_new] != old_results[:first_new]:
+            new_ids = np.fromiter(map(id, results[:first_new]), dtype=np.int64, count=first_new)
+            old_ids = np.fromiter(map(id, old_results[:first_new]), dtype=np.int64, count=first_new)
+            changed.extend(np.flatnonzero(new_ids != old_ids).tolist())
         losses, included = self.losses.data, self.included.data
         self.reads += len(changed) + n_new - first_new
-        for changed_slot in changed.tolist():
-            loss = _loss(results[changed_slot])
-            losses[changed_slot] = loss
-            included[changed_slot] = loss == loss
+        for slot in changed:
+            loss = _loss(results[slot])
+            losses[slot] = loss
+            included[slot] = loss == loss
         for slot in range(first_new, n_new):
             self._append(slot, docs[slot], results[slot])
         self.docs = list(docs)
         self.results = results
-        self.doc_ids = doc_ids
-        self.result_ids = result_ids
 
     def _truncate(self, n: int) -> None:
+        self.pending = {slot for slot in self.pending if slot < n}
         for tid in self.tids.view()[n:].tolist():
             self.tid_set.discard(tid)
         for column in (self.tids, self.losses, self.included):
@@ -460,11 +600,14 @@ class _History:
         self.losses.append(loss)
         self.included.append(loss == loss)
         self.tid_set.add(tid)
+        if doc.get("state") in _IN_FLIGHT:
+            self.pending.add(slot)
         for name, value in active:
             self.labels[name].append(slot, value)
 
 
-_RESULT = lambda doc: doc["result"]  # noqa: E731
+_RESULT = operator.itemgetter("result")
+_IN_FLIGHT = (JOB_STATE_NEW, JOB_STATE_RUNNING)
 
 
 def _loss(result: dict) -> float:
