@@ -30,11 +30,12 @@ resumed search rebuilds it on its first call.  What is left per call is
 linear in the history and in C: one ``argsort`` of the losses, the Parzen
 estimator of the "bad" trials and the density of the candidates under it.
 
-Where this module cannot follow hyperopt's computation (a space whose
-distributions take other hyperparameters as arguments, say), it calls
-``hyperopt.tpe.suggest`` itself; the trials it reads are handled in full
-generality, with hyperopt's own loops when they are unusual (``from_tid``,
-duplicate trial ids, values of unusual types).
+Where this module cannot follow hyperopt's computation (a posterior graph
+with a ``switch`` node, which hyperopt evaluates lazily; no ``hp`` function
+makes one) it calls ``hyperopt.tpe.suggest`` itself.  Unusual trials
+(``from_tid``, repeated trial ids, ids that are not ints) are read with
+hyperopt's own loops, every call; values of unusual types with ``np.asarray``
+as hyperopt does.  A caller's ``Trials`` is followed by one thread at a time.
 """
 
 from __future__ import annotations
@@ -99,27 +100,27 @@ def suggest(
             n_EI_candidates=n_EI_candidates, gamma=gamma, verbose=verbose,
         )  # fmt: skip
     history = _history_for(trials, model.labels)
-    observations = history.observations(trials.trials)
+    with history.lock:  # one caller at a time brings it up to date and reads it
+        observations = history.observations(trials.trials)
+        n = observations.n
+        log = verbose and logger.isEnabledFor(logging.INFO)
+        best = float(np.nanmin(observations.losses())) if n and log else None
+        max_tid = observations.max_tid() if n else None
+        splits = observations.split(gamma) if n >= n_startup_jobs else {}
+    if log:
+        logger.info("TPE using %s", f"{n:d}/{len(trials):d} trials with best loss {best:f}" if n else "0 trials")
 
-    if verbose and logger.isEnabledFor(logging.INFO):
-        if observations.n:
-            text = f"{observations.n:d}/{len(trials):d} trials with best loss {np.nanmin(observations.losses()):f}"
-        else:
-            text = "0 trials"
-        logger.info("TPE using %s", text)
-
-    if observations.n < n_startup_jobs:
+    if n < n_startup_jobs:
         return rand.suggest(new_ids, domain, trials, seed)
 
     first_new_id = new_ids[0]
-    if observations.n:
-        fake_id_0 = max(observations.max_tid(), first_new_id) + 2
+    if max_tid is not None:
+        fake_id_0 = max(max_tid, first_new_id) + 2
     else:
         assert n_startup_jobs <= 0
         fake_id_0 = first_new_id + 2
     fake_ids = list(range(fake_id_0, fake_id_0 + n_EI_candidates))
 
-    splits = observations.split(gamma)
     idxs, vals = model.evaluate(fake_ids, np.random.default_rng(seed), splits)
 
     # What hyperopt.tpe.suggest does with the posterior's draws, as it does it.
@@ -400,7 +401,10 @@ _UNSUPPORTED = object()
 
 def _model_for(domain: Any, prior_weight: float, gamma: float, linear_forgetting: int) -> _Model | None:
     """The compiled posterior for ``domain`` (kept with the domain), or None to use hyperopt's suggest."""
-    per_domain = _MODELS.setdefault(domain, {})
+    try:
+        per_domain = _MODELS.setdefault(domain, {})
+    except TypeError:  # a domain that cannot be weakly referenced or hashed: compile it every time
+        per_domain = {}
     key = (prior_weight, type(prior_weight), gamma, type(gamma), linear_forgetting)
     model = per_domain.get(key)
     if model is None:
@@ -502,6 +506,7 @@ class _History:
 
     def __init__(self, labels: list[str]) -> None:
         self.label_names = labels
+        self.lock = threading.Lock()
         #: Trial documents (or their results) read so far: the work that grows with the history.
         self.reads = 0
         self.reset()
@@ -719,8 +724,11 @@ _HISTORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _history_for(trials: Any, labels: list[str]) -> _History:
     """The kept state for ``trials`` (a new one when the labels differ)."""
-    history = _HISTORIES.get(trials)
-    if history is None or history.label_names != labels:
+    try:
+        history = _HISTORIES.get(trials)
+        if history is None or history.label_names != labels:
+            history = _HISTORIES[trials] = _History(labels)
+            logger.debug("resumable_opt.tpe: following a new Trials (labels %s)", ", ".join(labels))
+    except TypeError:  # a Trials that cannot be weakly referenced or hashed: read it all every time
         history = _History(labels)
-        _HISTORIES[trials] = history
     return history

@@ -1,6 +1,7 @@
 """minimize and fmin compute hyperopt's TPE with resumable_opt.tpe, unless told not to."""
 
 import functools
+import logging
 
 import numpy as np
 import pytest
@@ -47,18 +48,14 @@ def test_switched_off_by_argument_or_environment(tmp_path, monkeypatch):
     assert history(fast) == history(off) == history(env_off) == history(on_again)
 
 
-def test_resumed_search_rebuilds_the_state_and_goes_on_as_fmin(tmp_path):
+def test_resumed_search_rebuilds_the_state_and_goes_on_as_fmin(tmp_path, caplog):
     reference = Trials()
-    fmin(
-        loss_of,
-        SPACES["mixed"](),
-        tpe.suggest,
-        60,
-        trials=reference,
-        rstate=np.random.default_rng(8),
-        show_progressbar=False,
-    )
+    fmin(loss_of, SPACES["mixed"](), tpe.suggest, 60, trials=reference, rstate=np.random.default_rng(8),
+         show_progressbar=False)  # fmt: skip
     path = tmp_path / "r.ckpt"
     resumable_opt.minimize(loss_of, SPACES["mixed"](), path, 35, seed=8, progress=False)
-    state = resumable_opt.minimize(loss_of, SPACES["mixed"](), path, 60, seed=8, progress=False)
+    caplog.set_level(logging.DEBUG, logger="resumable_opt.tpe")
+    # resumed with what the checkpoint stores: the objective, the space and hyperopt.tpe.suggest
+    state = resumable_opt.minimize(None, None, path, 60, progress=False)
+    assert "following a new Trials" in caplog.text
     assert history(state.trials) == history(reference)
