@@ -95,7 +95,6 @@ def fmin(
     early_stop_fn: Callable | None = None,
     trials_save_file: str = "",
     checkpoint: str | Path | None = None,
-    fast_tpe: bool | None = None,
 ) -> Any:
     """``hyperopt.fmin`` (same parameters, defaults and return value), resumable with ``checkpoint``.
 
@@ -111,9 +110,9 @@ def fmin(
     failed trial in the checkpoint, then raises the objective's exception.
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
-    ``fast_tpe`` (with ``checkpoint``) as for :func:`resumable_opt.minimize`:
-    ``hyperopt.tpe.suggest`` is computed by :func:`resumable_opt.tpe.suggest`
-    (the same trials, faster on long histories) unless it is ``False``.
+    With ``checkpoint``, ``hyperopt.tpe.suggest`` is computed by
+    :func:`resumable_opt.tpe.suggest` (the same trials, faster on long
+    histories) unless the environment variable ``RESUMABLE_OPT_FAST_TPE`` is 0.
     """
     if checkpoint is None:
         if trials_save_file:
@@ -166,7 +165,7 @@ def fmin(
     )
     state = run_search(
         fn, space, checkpoint, algo, options, seed=seed, rstate=rstate, first_trials=first_trials,
-        trials=trials, pass_expr_memo_ctrl=pass_expr_memo_ctrl, fast_tpe=fast_tpe,
+        trials=trials, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
     )  # fmt: skip
 
     # What hyperopt.fmin returns, computed the way it computes it.

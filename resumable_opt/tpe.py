@@ -538,7 +538,7 @@ class _History:
         observations = _ExactObservations(docs, self.label_names)
         self.reads += len(docs)
         self.reset()
-        self.irregular = observations.irregular
+        self.irregular = True  # read them this way from now on
         return observations
 
     def _follow(self, docs: list) -> None:
@@ -702,7 +702,7 @@ class _ExactObservations(_Observations):
         self.loss_list = [best_docs_loss[tid] for tid, doc in tid_docs]
         self.tid_list, chosen = list(zip(*tid_docs, strict=True)) if tid_docs else ([], [])
         self.n = len(chosen)
-        self.obs_idxs, self.obs_vals = miscs_to_idxs_vals([doc["misc"] for doc in chosen], keys=labels)
+        self.chosen, self.labels = chosen, labels
         self.irregular = any(count > 1 for count in tid_counts.values())
 
     def losses(self) -> np.ndarray:
@@ -712,11 +712,10 @@ class _ExactObservations(_Observations):
         return max(self.tid_list)
 
     def split(self, gamma: float) -> dict[str, tuple]:
+        # read only now, as hyperopt reads them only once past the start-up trials
+        obs_idxs, obs_vals = miscs_to_idxs_vals([doc["misc"] for doc in self.chosen], keys=self.labels)
         split = scope._impls["ap_split_trials"]
-        return {
-            name: split(self.obs_idxs[name], self.obs_vals[name], self.tid_list, self.loss_list, gamma)
-            for name in self.obs_idxs
-        }
+        return {name: split(obs_idxs[name], obs_vals[name], self.tid_list, self.loss_list, gamma) for name in obs_idxs}
 
 
 _HISTORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

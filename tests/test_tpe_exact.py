@@ -271,6 +271,23 @@ def test_unusual_trials_are_read_as_hyperopt_reads_them():
     history.run(10)
 
 
+def test_a_trial_without_an_inactive_label_as_hyperopt():
+    """A document whose misc lacks a label it does not use: hyperopt's TPE proposes at random during
+    the start-up trials, then fails on it with a KeyError; so does ours."""
+    history = History(SPACES["nested"](), 6, n_startup_jobs=8)
+    history.run(3)
+    doc = pickle.loads(pickle.dumps(history.trials._dynamic_trials[0]))
+    doc["tid"] = doc["misc"]["tid"] = 50
+    doc["misc"]["idxs"] = {label: [50] if idxs else [] for label, idxs in doc["misc"]["idxs"].items()}
+    for vals in (doc["misc"]["idxs"], doc["misc"]["vals"]):
+        for label in [label for label, idxs in doc["misc"]["idxs"].items() if not idxs]:
+            del vals[label]
+    history.add([doc])
+    history.run(4)
+    with pytest.raises(KeyError):
+        history.run(2)
+
+
 def test_used_in_hyperopt_fmin_gives_fmins_trials():
     from hyperopt import fmin
 

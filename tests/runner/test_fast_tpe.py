@@ -36,16 +36,26 @@ def test_fast_by_default_and_the_trials_are_fmins(tmp_path, algo):
     assert resumable_opt.load(tmp_path / "fast.ckpt").algo_name.startswith("hyperopt.tpe.suggest")
 
 
-def test_switched_off_by_argument_or_environment(tmp_path, monkeypatch):
+def test_switched_off_by_environment_for_fmin(tmp_path, monkeypatch):
     fast = run(tmp_path, "fast", tpe.suggest)
-    off = run(tmp_path, "off", tpe.suggest, fast_tpe=False)
-    assert off not in fast_tpe._HISTORIES
     monkeypatch.setenv("RESUMABLE_OPT_FAST_TPE", "0")
-    env_off = run(tmp_path, "env", tpe.suggest)
-    assert env_off not in fast_tpe._HISTORIES
-    on_again = run(tmp_path, "on", tpe.suggest, fast_tpe=True)  # the argument wins
-    assert on_again in fast_tpe._HISTORIES
-    assert history(fast) == history(off) == history(env_off) == history(on_again)
+    off = run(tmp_path, "off", tpe.suggest)
+    assert off not in fast_tpe._HISTORIES
+    assert history(fast) == history(off)
+
+
+@pytest.mark.parametrize("environment", [None, "0"])
+def test_switched_off_or_on_by_argument_for_minimize(tmp_path, monkeypatch, caplog, environment):
+    if environment is not None:
+        monkeypatch.setenv("RESUMABLE_OPT_FAST_TPE", environment)
+    caplog.set_level(logging.DEBUG, logger="resumable_opt.tpe")
+    off = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "off.ckpt", 30, seed=2, progress=False,
+                                 fast_tpe=False)  # fmt: skip
+    assert "following a new Trials" not in caplog.text
+    on = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "on.ckpt", 30, seed=2, progress=False,
+                                fast_tpe=True)  # the argument wins over the environment  # fmt: skip
+    assert "following a new Trials" in caplog.text
+    assert history(off.trials) == history(on.trials)
 
 
 def test_resumed_search_rebuilds_the_state_and_goes_on_as_fmin(tmp_path, caplog):
