@@ -66,8 +66,15 @@ def test_fmin_dropin_example_equals_plain_hyperopt(tmp_path: Path) -> None:
     assert out.startswith("15 trials; best: {")
     # What the one-import change promises: the same trials as hyperopt.fmin with the same rstate.
     trials = Trials()
-    fmin(fmin_dropin.objective, fmin_dropin.SPACE, tpe.suggest, 15, trials=trials,
-         rstate=np.random.default_rng(0), show_progressbar=False)
+    fmin(
+        fmin_dropin.objective,
+        fmin_dropin.SPACE,
+        tpe.suggest,
+        15,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        show_progressbar=False,
+    )
     ours = resumable_opt.load(tmp_path / "checkpoints/fmin.ckpt").trials
     assert [t["misc"]["vals"] for t in ours.trials] == [t["misc"]["vals"] for t in trials.trials]
 
