@@ -112,13 +112,10 @@ def fmin(
     failed trial in the checkpoint, then raises the objective's exception.
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
-<<<<<<< HEAD
+    ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
     With ``checkpoint``, ``hyperopt.tpe.suggest`` is computed by
     :func:`resumable_opt.tpe.suggest` (the same trials, faster on long
     histories) unless the environment variable ``RESUMABLE_OPT_FAST_TPE`` is 0.
-=======
-    ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
->>>>>>> main
     """
     pruner = check_pruner(pruner)
     if checkpoint is None:
