@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import numpy as np
 from hyperopt import Trials
 
 from .checkpoint.journal import RunRecord, SearchData
@@ -107,8 +108,11 @@ class SearchState:
 
     @property
     def argmin(self) -> dict | None:
-        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes)."""
-        return None if self.best_trial is None else active_values(self.best_trial["misc"]["vals"])
+        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes), as plain Python numbers."""
+        if self.best_trial is None:
+            return None
+        raw = active_values(self.best_trial["misc"]["vals"])
+        return {label: value.item() if isinstance(value, np.generic) else value for label, value in raw.items()}
 
     @cached_property
     def best(self) -> Any:
