@@ -55,7 +55,7 @@ def test_show_summarises_the_search(finished, out):
     assert f"loss {state.best_loss:.6g} at trial {state.best_trial['tid']}: " in text
     assert f"seed:      {SEED}" in text and "algorithm: hyperopt.tpe.suggest" in text
     lines = text.splitlines()
-    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)")]:
+    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)  (values 0.0498 to 7.39)")]:
         assert any(line.split()[-len(described.split()) - 1 :] == [label, *described.split()] for line in lines), label
     assert f"0 -> {MAX_EVALS}" in text  # the history of runs
     assert text.rstrip() == repr(state).rstrip()  # `show` is what printing the loaded search shows
