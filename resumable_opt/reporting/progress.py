@@ -20,6 +20,8 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import in_ipython
+
 #: Columns the bar leaves free at the end of its line, where a terminal echoes ``^C``.
 ECHO_ROOM = 3
 
@@ -122,6 +124,13 @@ def resume_command() -> str:
         if found and os.path.samefile(found, script):
             argv = [name, *argv[2:]]
     return shlex.join(argv)
+
+
+def resume_hint() -> str:
+    """How to go on after a stop: the command to run again, or in IPython the cell."""
+    if in_ipython():
+        return "To resume, run the cell again (or resumable_opt.minimize with the same checkpoint)."
+    return f"To resume, run the same command again: {resume_command()}"
 
 
 def budget_text(total: int) -> str:

@@ -187,7 +187,9 @@ def minimize(
 
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
+    status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
+    Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")

@@ -41,11 +41,11 @@ from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
-from ..errors import ObjectiveAlwaysFails, SearchInterrupted
+from ..errors import ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
 from ..reporting.best_file import best_file_path, best_record, write_best_file
-from ..reporting.progress import Progress, format_loss, format_params, plural, resume_command
+from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
 from .interrupts import Interrupt, InterruptGuard
@@ -147,7 +147,7 @@ class Run:
             except Interrupt as stop:
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
-                raise SearchInterrupted(stop.signum) from None
+                raise search_interrupted(stop.signum) from None
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
@@ -388,7 +388,7 @@ class Run:
             f"and saved in {self.path}.",
             f"Best loss so far: {format_loss(self.best_loss)}"
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
-            f"To resume, run the same command again: {resume_command()}",
+            resume_hint(),
         ]
         print("\n".join(lines), file=sys.stderr)
 
