@@ -26,6 +26,7 @@ from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
+from .fork import ForkResult, fork  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "CheckpointNotFound",
     "CheckpointVersionError",
     "CheckpointWriteError",
+    "ForkResult",
     "ObjectiveAlwaysFails",
     "ResumableOptError",
     "INTERRUPTED",
@@ -48,6 +50,7 @@ __all__ = [
     "__version__",
     "add_points",
     "fmin",
+    "fork",
     "import_trials",
     "load",
     "minimize",

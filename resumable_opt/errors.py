@@ -65,8 +65,10 @@ class SpaceMismatch(ResumableOptError):
         listing = "; ".join(differences)
         super().__init__(
             f"{self.path}: the search space differs from the one stored in the "
-            f"checkpoint: {listing}. Nothing was written. Use the original space, "
-            "or start a new checkpoint for the new space"
+            f"checkpoint: {listing}. Nothing was written. Use the original space, or go on "
+            "with the new space in a new checkpoint that keeps every trial that fits it: "
+            f"resumable-opt fork {shlex.quote(self.path)} NEW.ckpt --space FILE.py:NAME "
+            "(or resumable_opt.fork(old, new, space=...))"
         )
 
 
