@@ -159,7 +159,7 @@ _LOG_BOUNDS = re.compile(r"^(q?loguniform)\((-?[\d.e+-]+), (-?[\d.e+-]+)")
 
 
 def readable_distribution(text: str) -> str:
-    """A stored description as a person reads it: no numpy reprs, numbers to 6
+    """A stored description as a person reads it: no numpy reprs, long numbers to 6
     significant digits, a log distribution's bounds to 3 and also as the values drawn.
 
     ``loguniform(np.float64(-4.605170185988091), np.float64(0.0))`` reads
@@ -176,7 +176,15 @@ def readable_distribution(text: str) -> str:
             values = f"  (values {math.exp(low):.3g} to {math.exp(high):.3g})"
         except (ValueError, OverflowError):
             pass
-    return _NUMBER.sub(lambda match: f"{float(match.group(0)):.6g}", text) + values
+    return _NUMBER.sub(_six_digits, text) + values
+
+
+def _six_digits(match: re.Match) -> str:
+    """A number with more than 6 significant digits to 6 (float noise such as
+    ``-4.605170185988091``); shorter ones as written (``1.0`` stays a float)."""
+    text = match.group(0)
+    digits = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return f"{float(text):.6g}" if len(digits) > 6 else text
 
 
 def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str, str]]:
