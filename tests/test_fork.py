@@ -9,10 +9,10 @@ import textwrap
 import pytest
 from hyperopt import hp
 from hyperopt.pyll import scope
-from searches import SPACES, loss_of
 
 import resumable_opt
 from resumable_opt.space import active_values
+from searches import SPACES, loss_of
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from terminal import needs_tmux
-
 import resumable_opt
+from terminal import needs_tmux
 
 
 def watch_command(checkpoint: Path, *extra: str) -> list[str]:

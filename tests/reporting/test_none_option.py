@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-from searches import SPACES, loss_of
-from terminal import needs_tmux
 
 import resumable_opt
+from searches import SPACES, loss_of
+from terminal import needs_tmux
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,22 @@ def test_the_trials_table_fits_a_narrow_terminal(wide, screens, tmp_path):
     assert all(len(line) < 72 for line in table)
     note = "".join(shown[min(notes) :])
     assert note.startswith("note: columns left out to fit the terminal: ") and "started" in note
+
+
+def test_a_numeric_choice_keeps_none_apart_from_unused_in_the_dataframe(tmp_path):
+    pytest.importorskip("pandas")
+    from hyperopt import hp
+
+    space = {"branch": hp.choice("branch", [{"k": hp.choice("k", [None, 3, 5])}, "off"])}
+    state = resumable_opt.minimize(lambda p: 1.0, space, tmp_path / "k.ckpt", 30, seed=0, progress=False)
+    frame = state.to_dataframe()
+    seen = set()
+    for _, row in frame.iterrows():
+        point = state.decoded(next(d for d in state.trials._dynamic_trials if d["tid"] == row["tid"]))["branch"]
+        if point == "off":
+            assert isinstance(row["k"], float) and math.isnan(row["k"])
+            seen.add("unused")
+        else:
+            assert row["k"] is point["k"] if point["k"] is None else row["k"] == point["k"]
+            seen.add("none" if point["k"] is None else "number")
+    assert seen == {"unused", "none", "number"}
