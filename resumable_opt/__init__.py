@@ -28,6 +28,8 @@ from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
 from .fork import ForkResult, fork  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
+from .trial import TrialPruned, current_trial  # noqa: E402
+from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
 
 __all__ = [
     "CheckpointCorrupt",
@@ -45,15 +47,20 @@ __all__ = [
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
+    "SuccessiveHalvingPruner",
+    "TrialPruned",
     "TrialsDontFit",
     "VerifyReport",
     "__version__",
     "add_points",
+    "current_trial",
     "fmin",
     "fork",
     "import_trials",
     "load",
+    "MedianPruner",
     "minimize",
+    "Pruner",
     "recover",
     "verify",
 ]
