@@ -14,6 +14,7 @@ from hyperopt import Trials
 from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import running_owner
 from .checkpoint.store import read_checkpoint
+from .pruners import stored_pruner
 from .space import active_values, decode
 from .trials import best_of, is_ok, is_pending, trials_from_docs
 
@@ -100,6 +101,11 @@ class SearchState:
         """The objective, unpickled from the checkpoint (None if it could not be stored)."""
         blob = self.meta.get("objective")
         return None if blob is None else cloudpickle.loads(blob)
+
+    @cached_property
+    def pruner(self) -> Any:
+        """The pruner of the latest run, unpickled from the checkpoint (None: no pruner)."""
+        return stored_pruner(self.meta)
 
     @cached_property
     def algo(self) -> Any:

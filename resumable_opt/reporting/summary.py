@@ -210,6 +210,8 @@ def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str
         ("algorithm", state.algo_name),
         ("objective", state.objective_name),
     ]
+    if state.meta.get("pruner_name"):
+        fields.append(("pruner", state.meta["pruner_name"]))
     reported = state.intermediate()
     if reported:
         fields.append(("steps", _steps_line(state, reported)))

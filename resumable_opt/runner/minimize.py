@@ -21,7 +21,7 @@ from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
-from ..pruners import Pruner, check_pruner
+from ..pruners import Pruner, check_pruner, record_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -273,6 +273,7 @@ def run_search(
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
+        record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()
