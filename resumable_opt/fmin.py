@@ -17,7 +17,8 @@ made when ``rstate`` is given.  Parameters, defaults and return values are
   across all runs (hyperopt, handed the same ``trials`` again, does not count
   the failed ones).
 * Ctrl-C / SIGTERM end the call with :class:`~resumable_opt.SearchInterrupted`
-  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``.
+  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``;
+  in IPython, the ``KeyboardInterrupt`` ``SearchInterruptedInteractive``.
 * ``max_queue_len`` is not used: points are asked for one at a time.
 * ``trials_save_file`` is not written; an existing one is brought into a new
   checkpoint (see :mod:`resumable_opt.importing`).
