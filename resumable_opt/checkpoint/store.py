@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
@@ -141,7 +142,7 @@ def read_bytes(path: Path) -> bytes:
         raise CheckpointError(path, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def encode_checkpoint(data: SearchData, ops: list[tuple] = ()) -> tuple[bytes, bytes, bytes]:
+def encode_checkpoint(data: SearchData, ops: Sequence[tuple] = ()) -> tuple[bytes, bytes, bytes]:
     """The bytes of a checkpoint file holding ``data`` then ``ops``: (header, snapshot, journal)."""
     header = records.encode_header()
     snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
@@ -210,7 +211,7 @@ class CheckpointStore:
             for leftover in path.parent.glob(glob_escape(_temp_prefix(path)) + "*"):
                 leftover.unlink(missing_ok=True)
 
-    def write_snapshot(self, data: SearchData, ops: list[tuple] = ()) -> None:
+    def write_snapshot(self, data: SearchData, ops: Sequence[tuple] = ()) -> None:
         """Replace the file with a snapshot of ``data`` followed by ``ops``, atomically."""
         header, snapshot, tail = encode_checkpoint(data, ops)
         tmp = self.path.with_name(f"{_temp_prefix(self.path)}{os.getpid()}")
@@ -270,6 +271,7 @@ class CheckpointStore:
 
     def _cut_torn_append(self) -> None:
         """After a failed append, remove its partial bytes so the file ends cleanly."""
+        assert self._fd is not None, "only an append fails, and appends need the file open"
         try:
             os.ftruncate(self._fd, self._end)
             os.fsync(self._fd)

@@ -92,12 +92,13 @@ class ProcessEvaluator(FuturesEvaluator):
             self._executor(index)
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
-        if self._slots[index] is None:
-            self._slots[index] = cf.ProcessPoolExecutor(
+        executor = self._slots[index]
+        if executor is None:
+            executor = self._slots[index] = cf.ProcessPoolExecutor(
                 max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),)
             )
-            self._first_tasks[index] = self._slots[index].submit(int)
-        return self._slots[index]
+            self._first_tasks[index] = executor.submit(int)
+        return executor
 
     def _outcome(self, future: cf.Future) -> Outcome | Lost:
         outcome = super()._outcome(future)

@@ -239,7 +239,7 @@ def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], di
 
 def _casts_above(node: Any, parents: dict[int, list]) -> list[Callable[[Any], Any]]:
     """The ``float``/``int`` wrappers directly around a ``hyperopt_param`` node."""
-    casts = []
+    casts: list[Callable[[Any], Any]] = []
     while True:
         above = parents.get(id(node), [])
         if len(above) != 1 or above[0].name not in _CASTS or len(above[0].inputs()) != 1:

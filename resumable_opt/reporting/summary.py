@@ -78,9 +78,11 @@ def run_spans(state: SearchState, now: float | None = None) -> list[RunSpan]:
     """
     now = time.time() if now is None else now
     finished_at = sorted(
-        as_local_time(doc["refresh_time"]).timestamp()
-        for doc in state.trials._dynamic_trials
-        if not is_pending(doc) and doc.get("refresh_time") is not None
+        moment.timestamp()
+        for moment in (
+            as_local_time(doc.get("refresh_time")) for doc in state.trials._dynamic_trials if not is_pending(doc)
+        )
+        if moment is not None
     )
     runs = state.runs
     spans = []

@@ -88,7 +88,7 @@ def _resumed_rng(
     if data.rng_state is None:
         seed, rng = _first_rng(seed, rstate)
         data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
-        data.rng_state = rng.bit_generator.state
+        data.rng_state = dict(rng.bit_generator.state)
         return rng
     if seed is not None and data.meta.get("seed") not in (None, seed):
         raise SeedMismatch(
