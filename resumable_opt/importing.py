@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cloudpickle
 import numpy as np
@@ -136,10 +137,12 @@ def import_trials(
     make_folder(path)
     with RunLock(path) as lock:
         if path.exists() or Path(checkpoint).is_symlink():
-            raise CheckpointError(path, "already exists", "import into a new checkpoint path: an import never writes over a search")
+            raise CheckpointError(
+                path, "already exists", "import into a new checkpoint path: an import never writes over a search"
+            )
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
-        _write(path, data, lock)
+        write_checkpoint(path, data, lock)
     return SearchState(path, data)
 
 
@@ -159,15 +162,19 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
     with RunLock(path) as lock:
         data = read_checkpoint(path).data
         trials = trials_from_docs(list(data.docs))
-        docs = [trials.assert_valid_trial(base.SONify(generate_trial(tid, point))) for tid, point in zip(trials.new_trial_ids(len(points)), points)]
+        docs = [
+            trials.assert_valid_trial(base.SONify(generate_trial(tid, point)))
+            for tid, point in zip(trials.new_trial_ids(len(points)), points, strict=True)
+        ]
         check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
-        _write(path, data, lock)
+        write_checkpoint(path, data, lock)
     return [doc["tid"] for doc in docs]
 
 
-def _write(path: Path, data: Any, lock: RunLock) -> None:
+def write_checkpoint(path: Path, data: Any, lock: RunLock) -> None:
+    """Write the whole search ``data`` to ``path`` as one snapshot (the caller holds its lock)."""
     store = CheckpointStore(path, check_lock=lock.check)
     try:
         store.write_snapshot(data)

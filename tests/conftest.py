@@ -10,6 +10,8 @@ import pytest
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 
+from terminal import screens  # noqa: E402, F401  (a fixture: a real terminal of a given size)
+
 
 class SearchProcess:
     """A search running in a child process (``tests/searches.py``), for real signals."""
@@ -59,7 +61,13 @@ def ckpt(tmp_path):
 
 def run_search(*args, timeout=120, **kwargs):
     """Run ``tests/searches.py`` to completion."""
-    return subprocess.run([sys.executable, str(TESTS / "searches.py"), *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(TESTS / "searches.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")

@@ -8,12 +8,18 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..errors import CheckpointNotFound
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
 
+#: The suffix the documentation gives checkpoints; a path typed without it is suggested with it.
+CHECKPOINT_SUFFIX = ".ckpt"
 
-def add_checkpoint_argument(parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt") -> None:
+
+def add_checkpoint_argument(
+    parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt"
+) -> None:
     """The ``CKPT`` positional argument every command that works on a checkpoint takes."""
     parser.add_argument("checkpoint", type=Path, metavar="CKPT", help=help)
 
@@ -33,7 +39,19 @@ def load_search(path: Path) -> SearchState:
     unpickled when the command runs where the search was started.
     """
     make_working_folder_importable()
-    return load(path)
+    try:
+        return load(path)
+    except CheckpointNotFound:
+        likely = with_checkpoint_suffix(path)
+        if likely is None:
+            raise
+        raise CheckpointNotFound(path, "no such checkpoint", f"did you mean {likely}?") from None
+
+
+def with_checkpoint_suffix(path: Path) -> Path | None:
+    """``checkpoints/long.ckpt`` for a missing ``checkpoints/long`` when that file exists."""
+    candidate = path.with_name(path.name + CHECKPOINT_SUFFIX)
+    return candidate if not path.name.endswith(CHECKPOINT_SUFFIX) and candidate.is_file() else None
 
 
 def positive_int(text: str) -> int:
@@ -63,4 +81,7 @@ def note(text: str) -> None:
 def note_if_raw(table: TrialTable) -> None:
     """Say so when the parameters could not be decoded here."""
     if not table.decoded:
-        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")
+        note(
+            "parameters are hyperopt's raw values (choice indexes): "
+            f"the stored space cannot be loaded here ({table.why_raw})"
+        )

@@ -14,8 +14,11 @@ always agree.  A row holds:
   last step the trial reported (for a pruned trial, the one it stopped at);
 * one column per hyperopt label, decoded as the objective saw it (the chosen
   option of an ``hp.choice``, not its index; an ``int`` for
-  ``scope.int(hp.quniform(...))``), None where a conditional branch did not
-  use the label;
+  ``scope.int(hp.quniform(...))``).  A label that a conditional branch did
+  not use in that trial is *absent* from its row, so that it stays distinct
+  from a chosen option ``None`` (the value None in the row): CSV writes an
+  empty cell and ``None``, JSON leaves the key out and writes ``null``, a data
+  frame has NaN and the object None;
 * ``duration``: seconds the evaluation took (millisecond resolution, as
   hyperopt keeps its times), None while not finished;
 * ``started``: when the evaluation started, a timezone-aware ``datetime``.
@@ -24,9 +27,10 @@ always agree.  A row holds:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hyperopt import JOB_STATE_RUNNING, pyll
@@ -71,7 +75,7 @@ class TrialTable:
     why_raw: str = ""
 
 
-def trial_table(state: "SearchState") -> TrialTable:
+def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
     Never raises because the stored space cannot be unpickled here (a
@@ -91,7 +95,7 @@ def trial_table(state: "SearchState") -> TrialTable:
     names = {label: _column_name(label) for label in labels}
     reported = state.intermediate()
     rows = []
-    for doc, values in zip(docs, decoded_points):
+    for doc, values in zip(docs, decoded_points, strict=True):
         row: dict[str, Any] = {
             "tid": doc["tid"],
             "status": trial_status(doc, running=state.running is not None),
@@ -100,7 +104,8 @@ def trial_table(state: "SearchState") -> TrialTable:
         if reported:
             row[STEP_COLUMN] = last_step(doc, reported.get(doc["tid"], {}))
         for label in labels:
-            row[names[label]] = values.get(label)
+            if label in values:  # absent: not used in this trial (see the module doc)
+                row[names[label]] = values[label]
         row["duration"] = _duration(doc)
         row["started"] = as_local_time(doc.get("book_time"))
         rows.append(row)
@@ -234,7 +239,7 @@ def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], di
 
 def _casts_above(node: Any, parents: dict[int, list]) -> list[Callable[[Any], Any]]:
     """The ``float``/``int`` wrappers directly around a ``hyperopt_param`` node."""
-    casts = []
+    casts: list[Callable[[Any], Any]] = []
     while True:
         above = parents.get(id(node), [])
         if len(above) != 1 or above[0].name not in _CASTS or len(above[0].inputs()) != 1:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cloudpickle
 import hyperopt
@@ -15,6 +15,7 @@ import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
+from .. import tpe as fast_tpe_module
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, make_folder, read_checkpoint, real_path
@@ -46,7 +47,9 @@ def _pickle_objective(fn: Callable) -> bytes | None:
         return None
 
 
-def new_search(fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None) -> SearchData:
+def new_search(
+    fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None
+) -> SearchData:
     """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state)."""
     meta = {
         "created": time.time(),
@@ -72,7 +75,9 @@ def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[in
     return seed, np.random.default_rng(seed)
 
 
-def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None) -> np.random.Generator:
+def _resumed_rng(
+    path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None
+) -> np.random.Generator:
     """The Generator a resumed search continues with: the checkpoint's random state.
 
     A search made by ``import_trials`` without a seed has no random state yet:
@@ -83,7 +88,7 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
     if data.rng_state is None:
         seed, rng = _first_rng(seed, rstate)
         data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
-        data.rng_state = rng.bit_generator.state
+        data.rng_state = dict(rng.bit_generator.state)
         return rng
     if seed is not None and data.meta.get("seed") not in (None, seed):
         raise SeedMismatch(
@@ -155,6 +160,7 @@ def minimize(
     executor: Any = None,
     trial_timeout: float | None = None,
     pruner: Pruner | None = None,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -193,9 +199,17 @@ def minimize(
     decides at each report whether ``should_prune()`` is True (see
     ``docs/long-trials.md``).
 
+    ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
+    ``functools.partial`` of it), proposals come from
+    :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
+    fast on long histories; ``False`` runs hyperopt's own (default: on, unless
+    the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
+    status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
+    Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
@@ -210,7 +224,7 @@ def minimize(
         pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
+    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, fast_tpe=fast_tpe)
 
 
 def run_search(
@@ -226,6 +240,7 @@ def run_search(
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -236,7 +251,8 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``).
+    ``evaluation.factory``); ``fast_tpe`` as for :func:`minimize` (the
+    checkpoint records the algorithm asked for, whichever computes it).
     """
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
@@ -263,7 +279,9 @@ def run_search(
             if fn is None:
                 fn = stored.objective
                 if fn is None:
-                    raise ResumableOptError(f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume")
+                    raise ResumableOptError(
+                        f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
+                    )
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
@@ -274,6 +292,8 @@ def run_search(
             data.docs.extend(first_trials)
         record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        if fast_tpe_module.enabled(fast_tpe):
+            algo = fast_tpe_module.fast_equivalent(algo)
         store = CheckpointStore(path, check_lock=lock.check)
         run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, shown=shown)
         run.execute()

@@ -29,9 +29,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hyperopt import JOB_STATE_NEW, base
@@ -41,12 +42,12 @@ from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
-from ..errors import CheckpointWriteError, ObjectiveAlwaysFails, SearchInterrupted
+from ..errors import CheckpointWriteError, ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
 from ..pruners import Pruner
 from ..reporting.best_file import adopt_old_best_file, best_file_path, best_record, write_best_file
-from ..reporting.progress import Progress, format_loss, format_params, resume_command
+from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
@@ -138,6 +139,8 @@ class Run:
         # A search that early_stop_fn ended stays ended while it is given.
         carried_over = data.stopped_because == EARLY_STOPPED and options.early_stop_fn is not None
         self.stopped_because: str | None = EARLY_STOPPED if carried_over else None
+        #: No run has been recorded on this checkpoint yet: the banner says "New search".
+        self.is_new = not data.runs
 
     # -- the loop ----------------------------------------------------------
 
@@ -155,7 +158,7 @@ class Run:
             except Interrupt as stop:
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
-                raise SearchInterrupted(stop.signum) from None
+                raise search_interrupted(stop.signum) from None
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
@@ -171,11 +174,10 @@ class Run:
                 self.evaluator.submit(doc, self._ticket(doc))
             if not self.in_flight:
                 return self._why_no_more()
-            for doc, outcome in self.evaluator.wait():
-                if isinstance(outcome, Lost):
-                    outcome = self._run_again_or_fail(doc, outcome)
-                    if outcome is None:
-                        continue
+            for doc, result in self.evaluator.wait():
+                outcome = self._run_again_or_fail(doc, result) if isinstance(result, Lost) else result
+                if outcome is None:
+                    continue
                 del self.in_flight[doc["tid"]]
                 self._record(doc, outcome)
 
@@ -187,7 +189,11 @@ class Run:
             return poison_failure(attempts)
         with self.guard.critical():
             self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
-        self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
+        assert self.progress is not None  # made before the first trial is submitted
+        self.progress.say(
+            f"Trial (tid {doc['tid']}): {lost.reason}; "
+            f"running it again (attempt {attempts + 1} of {self.options.max_attempts})."
+        )
         self.evaluator.submit(doc, self._ticket(doc))
         return None
 
@@ -214,7 +220,9 @@ class Run:
         new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
         tids = [doc["tid"] for doc in new_docs]
         with self.guard.critical():
-            self._commit([(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())])
+            self._commit(
+                [(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())]
+            )
             add_to_valid(self.trials, new_docs)
         return new_docs[0]
 
@@ -261,7 +269,15 @@ class Run:
     def _finished_op(self, doc: dict, outcome: Outcome) -> list:
         """The journal operation that writes ``outcome`` into its trial (a list:
         its last item, the early-stop state, may still change before it is written)."""
-        return [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+        return [
+            journal.FINISHED,
+            doc["tid"],
+            outcome.state,
+            outcome.result,
+            outcome.misc_update,
+            outcome.finished_at,
+            self.data.early_stop_args,
+        ]
 
     # -- beginning and end of a run --------------------------------------
 
@@ -339,7 +355,8 @@ class Run:
         if not is_ok(doc):
             return False
         self.n_ok += 1
-        if self.best_doc is None or float(doc["result"]["loss"]) < self.best_loss:
+        best_loss = self.best_loss
+        if best_loss is None or float(doc["result"]["loss"]) < best_loss:
             self.best_doc = doc
             return True
         return False
@@ -355,20 +372,24 @@ class Run:
         be written (too many open files, a full disk), the run warns and goes
         on; the checkpoint holds the best trial anyway."""
         doc = self.best_doc
-        assert doc is not None and self.best_loss is not None
-        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
+        assert doc is not None  # written only once there is a best
+        raw = active_values(doc["misc"]["vals"])
+        finished = doc.get("refresh_time")
+        loss = float(doc["result"]["loss"])  # the best's: self.best_loss, not None here
+        record = best_record(loss, doc["tid"], self.decoded(doc), raw, finished, self.n_finished)
         try:
             write_best_file(self.path, record)
         except CheckpointWriteError as exc:
             print(
                 f"resumable-opt: warning: could not write the best-so-far file ({exc.cause}); the checkpoint "
-                f"is fine and the run goes on (best loss {format_loss(self.best_loss)}, trial {doc['tid']})",
+                f"is fine and the run goes on (best loss {format_loss(loss)}, trial {doc['tid']})",
                 file=sys.stderr,
             )
 
     # -- what the user sees ---------------------------------------------
 
     def _announce(self, pending: list[dict]) -> None:
+        assert self.progress is not None  # made before the run announces itself
         if self.torn_bytes:
             self.progress.say(
                 f"Note: dropped {self.torn_bytes} bytes at the end of {self.shown} that do not form a whole "
@@ -376,15 +397,22 @@ class Run:
                 "each is fsynced before the next is asked), or damage to the last record."
             )
         for doc in self.poisoned:
-            self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
-        if self.n_finished or pending:
+            self.progress.say(
+                f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed."
+            )
+        if self.is_new:
+            seed = self.data.meta.get("seed")
+            self.progress.started_new(self.shown, seed, self.options.max_evals, self.n_finished, len(pending))
+        else:
             n_failed = self.n_finished - self.n_ok
             best = self.decoded(self.best_doc) if self.best_doc is not None else None
-            self.progress.resumed(self.shown, self.n_finished, n_failed, self.best_loss, best, len(pending))
+            budget = self.options.max_evals
+            self.progress.resumed(self.shown, self.n_finished, n_failed, self.best_loss, best, len(pending), budget)
 
     def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
         if not self.options.progress:
             return
+        assert self.progress is not None  # made before the first trial runs
         reason = outcome.result.get("failure") if outcome.failed else None
         if not outcome.failed and not is_ok(doc):
             reason = f"status {doc['result'].get('status')!r}"
@@ -396,15 +424,20 @@ class Run:
     def _stop_if_always_failing(self, doc: dict) -> None:
         limit = self.options.stop_after_initial_failures
         if limit and self.n_ok == 0 and self.n_finished >= limit and is_failed(doc):
-            raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
+            raise ObjectiveAlwaysFails(
+                self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", "")
+            )
 
     def _report_interrupted(self) -> None:
+        if self.progress is not None:
+            self.progress.interrupted()
         lines = [
             "",
-            f"Stopped. {self.n_finished} trials are done and saved in {self.shown}.",
+            f"Stopped. {plural(self.n_finished, 'trial')} {'is' if self.n_finished == 1 else 'are'} done "
+            f"and saved in {self.shown}.",
             f"Best loss so far: {format_loss(self.best_loss)}"
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
-            f"To resume, run the same command again: {resume_command()}",
+            resume_hint(),
         ]
         print("\n".join(lines), file=sys.stderr)
 
