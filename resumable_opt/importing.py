@@ -14,9 +14,7 @@ trial is wrong and how, before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +29,7 @@ from .checkpoint.store import CheckpointStore, read_checkpoint
 from .errors import CheckpointError, CheckpointNotFound, ResumableOptError
 from .runner.minimize import new_search
 from .search_state import SearchState
-from .space import active_values, decode, parameters, to_jsonable
+from .space import active_values, check_point, decode, parameters, to_jsonable
 from .trials import trials_from_docs
 
 
@@ -91,8 +89,8 @@ def check_fits(docs: list[dict], space: Any, source: str, all_labels_used: bool 
         if doc["state"] == JOB_STATE_ERROR:
             continue  # a failed trial's point may be the very reason it failed
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # pyll prints the failing node
-                decode(space, doc["misc"]["vals"])
+            check_point(space, doc["misc"]["vals"])
+            decode(space, doc["misc"]["vals"])
         except Exception as exc:
             given = to_jsonable(active_values(doc["misc"]["vals"]))
             raise TrialsDontFit(

@@ -111,12 +111,13 @@ class SearchState:
         return None if self.best_trial is None else active_values(self.best_trial["misc"]["vals"])
 
     @cached_property
-    def best(self) -> Any:
-        """The best point decoded as ``hyperopt.space_eval`` decodes it (real values)."""
+    def best(self) -> dict[str, Any] | None:
+        """The best point's parameters, ``{label: value}`` with choices as their
+        options (see :func:`resumable_opt.space.decode`: nothing of the space is run)."""
         return None if self.best_trial is None else decode(self.space, self.best_trial["misc"]["vals"])
 
-    def decoded(self, doc: dict) -> Any:
-        """Any trial's point, decoded."""
+    def decoded(self, doc: dict) -> dict[str, Any]:
+        """Any trial's parameters, decoded as :attr:`best` is."""
         return decode(self.space, doc["misc"]["vals"])
 
     def __repr__(self) -> str:
