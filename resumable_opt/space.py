@@ -401,6 +401,44 @@ _NOT_LITERAL = object()
 _TEXT_LIMIT = 80
 
 
+def own_generators(space: Any) -> list[Any]:
+    """The numpy random generators held by the space itself (a random node such
+    as ``scope.normal(0, 1, rng=np.random.default_rng(123))``), each once, in
+    the order hyperopt walks the space.
+
+    They are drawn from when the objective's evaluation runs the space, so
+    their state is part of where a search stands.
+    """
+    found: dict[int, Any] = {}
+    for node in pyll.dfs(pyll.as_apply(space)):
+        if node.name == "literal" and isinstance(node.obj, (np.random.Generator, np.random.RandomState)):
+            found.setdefault(id(node.obj), node.obj)
+    return list(found.values())
+
+
+def generator_state(generator: Any) -> dict:
+    """The state of a numpy Generator or RandomState as plain data (arrays as lists)."""
+    if isinstance(generator, np.random.RandomState):
+        return _plain_data(generator.get_state(legacy=False))
+    return _plain_data(generator.bit_generator.state)
+
+
+def set_generator_state(generator: Any, state: dict) -> None:
+    """Put a numpy Generator or RandomState back in a state :func:`generator_state` gave."""
+    if isinstance(generator, np.random.RandomState):
+        generator.set_state(state)
+    else:
+        generator.bit_generator.state = state
+
+
+def _plain_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain_data(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return _plain(value)
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain-JSON version of a decoded point (numpy scalars, tuples, odd objects)."""
     if isinstance(value, dict):

@@ -29,9 +29,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hyperopt import JOB_STATE_NEW, base
@@ -42,13 +43,14 @@ from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, SearchInterrupted
-from ..evaluation import Lost, Outcome, failure
+from ..evaluation import InProcessEvaluator, Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
 from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
 from .interrupts import Interrupt, InterruptGuard
+from .space_generators import SpaceGenerators
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Run:
         self.trials = trials_from_docs(data.docs, into=trials)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
+        self.space_generators = SpaceGenerators(domain.expr, data.meta, isinstance(self.evaluator, InProcessEvaluator))
+        self.generators_note: str | None = None
         self.torn_bytes = torn_bytes
         self.guard = InterruptGuard()
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
@@ -222,6 +226,7 @@ class Run:
             if outcome.failed:
                 drop_from_valid(self.trials, doc)
             self.n_finished += 1
+            self.space_generators.note(self.n_finished)
             new_best = self._update_best(doc)
             self.unfinished_at_start.discard(doc["tid"])
             if self.options.early_stop_fn is not None and not self.unfinished_at_start:
@@ -253,6 +258,7 @@ class Run:
     def _begin(self) -> list[dict]:
         """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
         self.store.remove_stale_temporaries(best_file_path(self.path), owner_path(self.path))
+        self.generators_note = self.space_generators.restore(self.n_finished)
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
@@ -346,6 +352,8 @@ class Run:
                 "record: an append cut short when the run before was killed (no finished trial is lost then: "
                 "each is fsynced before the next is asked), or damage to the last record."
             )
+        if self.generators_note and self.progress is not None:
+            self.progress.say(self.generators_note)
         for doc in self.poisoned:
             self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
         if self.n_finished or pending:
