@@ -15,10 +15,10 @@ from pathlib import Path
 import hyperopt
 import numpy as np
 import pytest
-from counting_space import Counter, calls_for, make_space, objective
 from hyperopt import Trials, tpe
 
 import resumable_opt
+from counting_space import Counter, calls_for, make_space, objective
 from resumable_opt.importing import add_points, import_trials
 from resumable_opt.reporting.rows import trial_table
 
@@ -84,6 +84,7 @@ def test_minimize_and_its_resume_call_the_space_as_often_as_hyperopt(tmp_path, p
     assert counter.calls() == hyperopt_calls
 
 
+@pytest.mark.slow
 def test_looking_at_a_search_never_calls_the_space(tmp_path):
     counter = Counter(tmp_path / "ours.calls")
     ckpt = tmp_path / "s.ckpt"
@@ -125,6 +126,7 @@ def test_looking_at_a_search_never_calls_the_space(tmp_path):
     assert (tmp_path / "ours.calls").read_text().split() == [str(os.getpid())] * ran
 
 
+@pytest.mark.slow
 def test_in_worker_processes_each_evaluation_calls_the_space_once(tmp_path):
     """With n_jobs=2 the trials are not hyperopt's (they depend on the order trials finish in), so
     hyperopt's count is that of evaluating these very trials once each."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hyperopt
 import numpy as np
 import pytest
-from counting_space import Counter, make_space
-from dropin_spaces import SPACES
 from hyperopt import Trials, hp, rand, space_eval
 from hyperopt.pyll import scope
 from hyperopt.tests.unit import test_domains
 
+from counting_space import Counter, make_space
+from dropin_spaces import SPACES
 from resumable_opt.space import active_values, check_point, decode, decoder
 
 PURE_DOMAINS = ["quadratic1", "q1_choice", "distractor", "gauss_wave", "many_dists", "branin"]

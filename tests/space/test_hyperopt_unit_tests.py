@@ -28,6 +28,8 @@ import resumable_opt
 
 INJECTED_INTO = (test_anneal, test_domains, test_tpe)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def our_fmin(tmp_path, monkeypatch):
@@ -65,11 +67,13 @@ TestTpeSuggestAtpe = test_tpe.TestSuggestAtpe
 TestTpeOptQUniform = test_tpe.TestOptQUniform
 
 
-SLOW = pytest.mark.skipif(not os.environ.get("RESUMABLE_OPT_SLOW_TESTS"), reason="slow: set RESUMABLE_OPT_SLOW_TESTS=1")
+VERY_SLOW = pytest.mark.skipif(
+    not os.environ.get("RESUMABLE_OPT_SLOW_TESTS"), reason="very slow: set RESUMABLE_OPT_SLOW_TESTS=1"
+)
 
 
 class TestTpeOpt(test_tpe.TestOpt):
-    @SLOW
+    @VERY_SLOW
     def test_quadratic1(self):
         super().test_quadratic1()
 
@@ -83,4 +87,4 @@ TestDomainDistractor = test_domains.distractorTester
 TestDomainGaussWave = test_domains.gauss_waveTester
 TestDomainManyDists = test_domains.many_distsTester
 TestDomainBranin = test_domains.braninTester
-TestDomainGaussWave2 = SLOW(test_domains.gauss_wave2Tester)
+TestDomainGaussWave2 = VERY_SLOW(test_domains.gauss_wave2Tester)

@@ -14,10 +14,10 @@ from pathlib import Path
 import hyperopt
 import numpy as np
 import pytest
-from domain_search import ALGOS, SEED, SlowPassthrough, domain_space
 from hyperopt import Trials
 
 import resumable_opt
+from domain_search import ALGOS, SEED, SlowPassthrough, domain_space
 
 HERE = Path(__file__).parent
 WORKTREE = HERE.parent.parent
@@ -77,6 +77,7 @@ def run_until_interrupted(ckpt: Path, domain: str, algo: str, n: int, log: Path,
     assert "Stopped." in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_same_losses_as_hyperopt_through_interruptions(tmp_path, domain):
     n = 24
@@ -96,6 +97,7 @@ def test_same_losses_as_hyperopt_through_interruptions(tmp_path, domain):
     assert state.trials.losses() == hyperopt_losses(domain, "tpe", n)
 
 
+@pytest.mark.slow
 def test_after_a_kill_the_run_says_the_spaces_own_generators_start_afresh(tmp_path):
     """A killed run leaves no snapshot after its last trials: the noted state is older than them."""
     ckpt, log = tmp_path / "s.ckpt", tmp_path / "run.log"
