@@ -202,11 +202,6 @@ def decode(space: Any, vals: dict[str, Any]) -> Any:
     return decoder(space)(vals)
 
 
-def labels(space: Any) -> list[str]:
-    """Every hyperparameter label of ``space``, in the order hyperopt walks it."""
-    return decoder(space).labels
-
-
 #: Recently used spaces and their decoders (the space is kept so that its id stays its own).
 _DECODERS: dict[int, tuple[Any, PointDecoder]] = {}
 _DECODERS_KEPT = 8
@@ -225,8 +220,9 @@ def decoder(space: Any) -> PointDecoder:
 
 
 def check_point(space: Any, vals: dict[str, Any]) -> None:
-    """Raise ValueError unless the point fits ``space``: a value for every label
-    it uses (following the options it chooses) and each choice index in range.
+    """Raise unless the point fits ``space``: ValueError without a value for
+    every label it uses (following the options it chooses), IndexError for a
+    choice index out of range.
 
     Runs nothing of the space either: it only walks its structure.
     """
