@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..errors import ResumableOptError
 from ..runner import minimize
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def stored(state: SearchState, what: str) -> object:
+def stored(state: SearchState, what: str) -> Any:
     """The objective, space or algorithm unpickled from the checkpoint, or a clear error."""
     try:
         value = getattr(state, what)
