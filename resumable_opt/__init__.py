@@ -25,6 +25,8 @@ from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
+from .trial import TrialPruned, current_trial  # noqa: E402
+from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
 
 __all__ = [
     "CheckpointCorrupt",
@@ -39,14 +41,19 @@ __all__ = [
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
+    "SuccessiveHalvingPruner",
+    "TrialPruned",
     "TrialsDontFit",
     "VerifyReport",
     "__version__",
     "add_points",
+    "current_trial",
     "fmin",
     "import_trials",
     "load",
+    "MedianPruner",
     "minimize",
+    "Pruner",
     "recover",
     "verify",
 ]

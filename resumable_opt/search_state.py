@@ -80,6 +80,14 @@ class SearchState:
         """Evaluations started and never finished, by trial id (crashes)."""
         return dict(self._data.attempts)
 
+    def intermediate(self, tid: int | None = None) -> dict:
+        """The intermediate values trial ``tid`` reported (``current_trial().report``),
+        ``{step: value}`` in step order; without ``tid``, ``{tid: {step: value}}`` for
+        every trial that reported."""
+        if tid is None:
+            return {tid: self.intermediate(tid) for tid in sorted(self._data.intermediate)}
+        return dict(sorted(self._data.intermediate.get(tid, {}).items()))
+
     @cached_property
     def space(self) -> Any:
         """The search space, unpickled from the checkpoint."""

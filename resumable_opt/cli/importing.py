@@ -108,6 +108,7 @@ def run_add_points(args: argparse.Namespace) -> int:
         raise ResumableOptError("each point must be a JSON object {label: value}")
     tids = add_points(args.checkpoint, points)
     print(
-        f"Added {len(tids)} point(s) to {args.checkpoint} as trial(s) {', '.join(map(str, tids))}; the next run evaluates them first."
+        f"Added {len(tids)} point(s) to {args.checkpoint} as trial(s) {', '.join(map(str, tids))};"
+        " the next run evaluates them first."
     )
     return 0

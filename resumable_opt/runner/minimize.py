@@ -21,6 +21,7 @@ from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
+from ..pruners import Pruner, check_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -153,6 +154,7 @@ def minimize(
     n_jobs: int | None = None,
     executor: Any = None,
     trial_timeout: float | None = None,
+    pruner: Pruner | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -185,6 +187,12 @@ def minimize(
     can be stopped).  A worker that dies in a trial makes it run again,
     counted toward ``max_attempts``.
 
+    Long trials: in the objective, ``resumable_opt.current_trial()`` saves
+    and loads the trial's state (an interrupted trial resumes from it) and
+    reports intermediate values; ``pruner`` (e.g. ``MedianPruner()``)
+    decides at each report whether ``should_prune()`` is True (see
+    ``docs/long-trials.md``).
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
@@ -199,6 +207,7 @@ def minimize(
         max_attempts=max_attempts,
         stop_after_initial_failures=stop_after_initial_failures,
         progress=progress,
+        pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
     return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
