@@ -16,7 +16,9 @@ from .errors import (  # noqa: E402
     CheckpointWriteError,
     ObjectiveAlwaysFails,
     ResumableOptError,
+    INTERRUPTED,
     SearchInterrupted,
+    SearchInterruptedInteractive,
     SeedMismatch,
     SpaceMismatch,
 )
@@ -24,6 +26,7 @@ from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
 from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
+from .fork import ForkResult, fork  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 from .trial import TrialPruned, current_trial  # noqa: E402
 from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
@@ -35,9 +38,12 @@ __all__ = [
     "CheckpointNotFound",
     "CheckpointVersionError",
     "CheckpointWriteError",
+    "ForkResult",
     "ObjectiveAlwaysFails",
     "ResumableOptError",
+    "INTERRUPTED",
     "SearchInterrupted",
+    "SearchInterruptedInteractive",
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
@@ -49,6 +55,7 @@ __all__ = [
     "add_points",
     "current_trial",
     "fmin",
+    "fork",
     "import_trials",
     "load",
     "MedianPruner",

@@ -21,6 +21,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+import cloudpickle
 import numpy as np
 
 from .trials import is_ok, is_pending
@@ -198,6 +199,18 @@ class SuccessiveHalvingPruner(Pruner):
         return False
 
 
+def record_pruner(meta: dict, pruner: Pruner | None) -> None:
+    """Keep the run's pruner with the search (``resumable-opt resume`` uses it again)."""
+    meta["pruner"] = None if pruner is None else cloudpickle.dumps(pruner)
+    meta["pruner_name"] = None if pruner is None else repr(pruner)
+
+
+def stored_pruner(meta: dict) -> Pruner | None:
+    """The pruner the latest run of the search used (None: none, or a search made before pruners)."""
+    blob = meta.get("pruner")
+    return None if blob is None else cloudpickle.loads(blob)
+
+
 def check_pruner(pruner: object) -> Pruner | None:
     """``pruner`` as given to ``minimize``/``fmin``, refused when it is not a :class:`Pruner`."""
     if pruner is None or isinstance(pruner, Pruner):
@@ -208,4 +221,12 @@ def check_pruner(pruner: object) -> Pruner | None:
     )
 
 
-__all__ = ["History", "MedianPruner", "Pruner", "SuccessiveHalvingPruner", "check_pruner"]
+__all__ = [
+    "History",
+    "MedianPruner",
+    "Pruner",
+    "SuccessiveHalvingPruner",
+    "check_pruner",
+    "record_pruner",
+    "stored_pruner",
+]

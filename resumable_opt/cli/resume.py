@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         note(f"this search had stopped ({state.stopped_because}); it goes on now up to {max_evals} trials")
     objective, space, algo = (stored(state, what) for what in ("objective", "space", "algo"))
     # The stored algorithm, not minimize's default: the resumed search is the same search.
-    final = minimize(objective, space, args.checkpoint, max_evals, algo=algo, progress=not args.quiet)
+    # and its pruner, so that the trials are stopped as before
+    pruner = stored(state, "pruner") if state.meta.get("pruner") is not None else None
+    final = minimize(objective, space, args.checkpoint, max_evals, algo=algo, progress=not args.quiet, pruner=pruner)
     print_run_result(final)
     return 0

@@ -15,13 +15,14 @@ import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
+from .. import tpe as fast_tpe_module
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
-from ..pruners import Pruner, check_pruner
+from ..pruners import Pruner, check_pruner, record_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -155,6 +156,7 @@ def minimize(
     executor: Any = None,
     trial_timeout: float | None = None,
     pruner: Pruner | None = None,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -193,9 +195,17 @@ def minimize(
     decides at each report whether ``should_prune()`` is True (see
     ``docs/long-trials.md``).
 
+    ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
+    ``functools.partial`` of it), proposals come from
+    :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
+    fast on long histories; ``False`` runs hyperopt's own (default: on, unless
+    the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
+    status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
+    Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
@@ -210,7 +220,7 @@ def minimize(
         pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
+    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, fast_tpe=fast_tpe)
 
 
 def run_search(
@@ -226,6 +236,7 @@ def run_search(
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -236,7 +247,8 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``).
+    ``evaluation.factory``); ``fast_tpe`` as for :func:`minimize` (the
+    checkpoint records the algorithm asked for, whichever computes it).
     """
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
@@ -271,7 +283,10 @@ def run_search(
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
+        record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        if fast_tpe_module.enabled(fast_tpe):
+            algo = fast_tpe_module.fast_equivalent(algo)
         run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()
         return SearchState(path, data)

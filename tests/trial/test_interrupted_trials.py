@@ -4,9 +4,9 @@ and the search ends as one never interrupted (real processes, real signals)."""
 import signal
 
 import pytest
-from trial_helpers import epochs, history, interrupt_when, run, start
 
 from resumable_opt.trial.files import trials_folder
+from trial_helpers import epochs, history, interrupt_when, run, start
 
 MAX_EVALS = 8
 
@@ -58,3 +58,29 @@ def test_interrupted_with_workers_resumes_inside_trials(tmp_path, mode):
         # it starts again at the epoch that was cut short (that one is computed twice), not at 0
         assert first_epoch == cut_short[tid] or cut_short[tid] == 0, (tid, first_epoch, cut_short[tid])
     assert len(epochs(log)) <= 6 * 6 + 2  # at most one epoch again per trial in flight
+
+
+def test_resume_from_the_command_line_keeps_the_pruner(tmp_path):
+    """`resumable-opt resume` goes on with the pruner the search ran with: the
+    same history as a search never stopped."""
+    import subprocess
+    import sys
+
+    import resumable_opt
+
+    reference, reference_log = tmp_path / "reference.ckpt", tmp_path / "reference.log"
+    run(reference, MAX_EVALS, reference_log, "--pruner", "median")
+    ckpt, log = tmp_path / "search.ckpt", tmp_path / "search.log"
+    run(ckpt, 4, log, "--pruner", "median")
+    assert (
+        repr(resumable_opt.load(ckpt).pruner)
+        == "MedianPruner(n_startup_trials=2, n_warmup_steps=0, interval_steps=1, n_min_trials=1)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "resumable_opt", "resume", str(ckpt), "--max-evals", str(MAX_EVALS), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert history(ckpt) == history(reference)
+    shown = subprocess.run([sys.executable, "-m", "resumable_opt", "show", str(ckpt)], capture_output=True, text=True)
+    assert "pruner:    MedianPruner(n_startup_trials=2" in shown.stdout
