@@ -7,7 +7,9 @@
 
 __version__ = "0.1.0"
 
+from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .errors import (  # noqa: E402
+    INTERRUPTED,
     CheckpointCorrupt,
     CheckpointError,
     CheckpointLocked,
@@ -16,20 +18,18 @@ from .errors import (  # noqa: E402
     CheckpointWriteError,
     ObjectiveAlwaysFails,
     ResumableOptError,
-    INTERRUPTED,
     SearchInterrupted,
     SearchInterruptedInteractive,
     SeedMismatch,
     SpaceMismatch,
 )
-from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
-from .runner import minimize  # noqa: E402
 from .fmin import fmin  # noqa: E402
-from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
 from .fork import ForkResult, fork  # noqa: E402
+from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
+from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
+from .runner import minimize  # noqa: E402
 from .search_state import SearchState, load  # noqa: E402
 from .trial import TrialPruned, current_trial  # noqa: E402
-from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
 
 __all__ = [
     "CheckpointCorrupt",

@@ -49,6 +49,7 @@ STATUS_PRUNED = "pruned"
 #: The column of the last reported step, after the loss, in searches with intermediate values.
 STEP_COLUMN = "step"
 
+
 @dataclass
 class TrialTable:
     """The rows of a search, and what its columns are."""
@@ -65,7 +66,7 @@ class TrialTable:
     why_raw: str = ""
 
 
-def trial_table(state: "SearchState") -> TrialTable:
+def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
     Never raises because the stored space cannot be unpickled here (a
@@ -86,7 +87,7 @@ def trial_table(state: "SearchState") -> TrialTable:
     names = {label: _column_name(label) for label in labels}
     reported = state.intermediate()
     rows = []
-    for doc, values in zip(docs, decoded_points):
+    for doc, values in zip(docs, decoded_points, strict=True):
         row: dict[str, Any] = {
             "tid": doc["tid"],
             "status": trial_status(doc, running=state.running is not None),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cloudpickle
 import hyperopt
@@ -47,7 +47,9 @@ def _pickle_objective(fn: Callable) -> bytes | None:
         return None
 
 
-def new_search(fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None) -> SearchData:
+def new_search(
+    fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None
+) -> SearchData:
     """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state)."""
     meta = {
         "created": time.time(),
@@ -73,7 +75,9 @@ def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[in
     return seed, np.random.default_rng(seed)
 
 
-def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None) -> np.random.Generator:
+def _resumed_rng(
+    path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None
+) -> np.random.Generator:
     """The Generator a resumed search continues with: the checkpoint's random state.
 
     A search made by ``import_trials`` without a seed has no random state yet:
@@ -84,7 +88,7 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
     if data.rng_state is None:
         seed, rng = _first_rng(seed, rstate)
         data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
-        data.rng_state = rng.bit_generator.state
+        data.rng_state = dict(rng.bit_generator.state)
         return rng
     if seed is not None and data.meta.get("seed") not in (None, seed):
         raise SeedMismatch(
@@ -274,7 +278,9 @@ def run_search(
             if fn is None:
                 fn = stored.objective
                 if fn is None:
-                    raise ResumableOptError(f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume")
+                    raise ResumableOptError(
+                        f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
+                    )
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
