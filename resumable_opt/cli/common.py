@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
+from ..checkpoint.store import PICKLE_FORMAT_NOTE
 from ..search_state import SearchState, load
 
 
@@ -32,7 +33,10 @@ def load_search(path: Path) -> SearchState:
     unpickled when the command runs where the search was started.
     """
     make_working_folder_importable()
-    return load(path)
+    state = load(path)
+    if state.format_version == 1:
+        note(f"{path}: {PICKLE_FORMAT_NOTE}")
+    return state
 
 
 def positive_int(text: str) -> int:

@@ -77,7 +77,7 @@ def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
     now = time.time() if now is None else now
     finished_at = sorted(
         as_local_time(doc["refresh_time"]).timestamp()
-        for doc in state.trials._dynamic_trials
+        for doc in state.docs
         if not is_pending(doc) and doc.get("refresh_time") is not None
     )
     runs = state.runs
@@ -120,7 +120,7 @@ def status_line(state: "SearchState") -> str:
 
 def _trials_line(state: "SearchState") -> str:
     budget = state.max_evals if state.max_evals is not None else "?"
-    running = sum(1 for doc in state.trials._dynamic_trials if trial_status(doc, state.running is not None) == STATUS_RUNNING)
+    running = sum(1 for doc in state.docs if trial_status(doc, state.running is not None) == STATUS_RUNNING)
     return (
         f"{state.n_finished} of {budget} finished ({state.n_failed} failed), "
         f"{running} running, {state.n_pending - running} pending"
@@ -164,6 +164,8 @@ def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str
         fields.append(("stopped", state.stopped_because))
     if state.torn_bytes:
         fields.append(("note", f"{state.torn_bytes} bytes of an unfinished write at the end were ignored"))
+    if state.format_version == 1:
+        fields.append(("format", "1 (pickled records: open only files you trust); the next run converts it"))
     return fields
 
 

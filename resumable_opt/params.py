@@ -1,0 +1,61 @@
+"""Each trial's parameters as data, worked out once by the writer and stored with the trial.
+
+A checkpoint keeps, per trial, ``{"point": ..., "labels": {...}}``:
+
+* ``point``: the point as the objective received it (``resumable_opt.space.decode``);
+* ``labels``: each hyperopt label's value as the trials table shows it (the
+  chosen option of an ``hp.choice``, not its index), see ``reporting/rows.py``.
+
+Values that are not data (an estimator chosen by an ``hp.choice``...) are kept
+as their ``repr`` (``encoding.Shown``).  So every reader shows parameters
+without the space, without hyperopt and without unpickling anything.  A point
+that does not decode is stored without them, and shown raw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any, Callable
+
+from .checkpoint.encoding import displayable
+from .space import active_values, decode
+
+TrialParams = dict[str, Any]
+
+
+def params_recorder(space: Any) -> Callable[[dict[str, list]], TrialParams]:
+    """A function from a trial's ``misc["vals"]`` to what is stored of its parameters."""
+    from .reporting.rows import _point_decoder
+
+    try:
+        decode_labels: Callable[[dict[str, Any]], dict[str, Any]] | None = _point_decoder(space)[1]
+    except Exception:
+        decode_labels = None
+
+    def record(vals: dict[str, list]) -> TrialParams:
+        stored: TrialParams = {}
+        with contextlib.redirect_stdout(io.StringIO()):  # pyll prints the node that fails
+            try:
+                stored["point"] = displayable(decode(space, vals))
+            except Exception:
+                pass
+            if decode_labels is not None:
+                try:
+                    stored["labels"] = displayable(decode_labels(active_values(vals)))
+                except Exception:
+                    pass
+        return stored
+
+    return record
+
+
+def fill_missing(params: dict[int, TrialParams], docs: list[dict], space: Any) -> None:
+    """Work out the stored parameters of the trials that have none (new trials
+    brought in, a checkpoint of the first format being converted)."""
+    missing = [doc for doc in docs if doc["tid"] not in params]
+    if not missing:
+        return
+    record = params_recorder(space)
+    for doc in missing:
+        params[doc["tid"]] = record(doc["misc"]["vals"])
