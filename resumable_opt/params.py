@@ -4,7 +4,9 @@ A checkpoint keeps, per trial, ``{"point": ..., "labels": {...}}``:
 
 * ``point``: the point as the objective received it (``resumable_opt.space.decode``);
 * ``labels``: each hyperopt label's value as the trials table shows it (the
-  chosen option of an ``hp.choice``, not its index), see ``reporting/rows.py``.
+  chosen option of an ``hp.choice``, not its index), see ``reporting/rows.py``;
+  left out when the point is a dict that has each of these under the label's
+  own name (a flat space): :func:`label_values` gives them back.
 
 Values that are not data (an estimator chosen by an ``hp.choice``...) are kept
 as their ``repr`` (``encoding.Shown``).  So every reader shows parameters
@@ -29,9 +31,9 @@ def params_recorder(space: Any) -> Callable[[dict[str, list]], TrialParams]:
     from .reporting.rows import _point_decoder
 
     try:
-        decode_labels: Callable[[dict[str, Any]], dict[str, Any]] | None = _point_decoder(space)[1]
+        all_labels, decode_labels = _point_decoder(space)
     except Exception:
-        decode_labels = None
+        all_labels, decode_labels = [], None
 
     def record(vals: dict[str, list]) -> TrialParams:
         stored: TrialParams = {}
@@ -42,12 +44,40 @@ def params_recorder(space: Any) -> Callable[[dict[str, list]], TrialParams]:
                 pass
             if decode_labels is not None:
                 try:
-                    stored["labels"] = displayable(decode_labels(active_values(vals)))
+                    labels = displayable(decode_labels(active_values(vals)))
                 except Exception:
                     pass
+                else:
+                    if not _shown_by_point(stored, labels, all_labels):
+                        stored["labels"] = labels
         return stored
 
     return record
+
+
+def _shown_by_point(stored: TrialParams, labels: dict[str, Any], all_labels: list[str]) -> bool:
+    """Whether :func:`label_values` gives ``labels`` back from the point alone."""
+    try:
+        from_point = label_values(stored, all_labels)
+        return (
+            from_point is not None
+            and list(from_point) == list(labels)
+            and all(type(from_point[label]) is type(value) and from_point[label] == value for label, value in labels.items())
+        )
+    except Exception:  # values that do not compare (arrays)
+        return False
+
+
+def label_values(stored: TrialParams, all_labels: list[str]) -> dict[str, Any] | None:
+    """Each label's value of a trial from what is stored (None when nothing is).
+
+    ``all_labels`` are the space's labels: a flat point holds the active ones."""
+    if "labels" in stored:
+        return stored["labels"]
+    point = stored.get("point")
+    if not isinstance(point, dict):
+        return None
+    return {label: point[label] for label in all_labels if label in point}
 
 
 def fill_missing(params: dict[int, TrialParams], docs: list[dict], space: Any) -> None:

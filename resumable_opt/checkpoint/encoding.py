@@ -17,6 +17,8 @@ pickled        a value that is not data: the name of its type and its cloudpickl
                bytes, kept as :class:`Pickled` and unpickled only on request
 shown          a value kept for display only: its ``repr``, as :class:`Shown`
 raw            a value encoded beforehand (:class:`Raw`), decoded as that value
+f64, i64       a numpy float64 / int64 (the most common scalars): its 8 bytes
+naive dt       a naive datetime (hyperopt's times): microseconds since 1970-01-01
 =============  ==================================================================
 
 What is not data is pickled (:class:`Pickled`): results and attachments are
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import struct
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import msgpack
@@ -47,6 +49,15 @@ EXT_DATETIME = 5
 EXT_PICKLED = 6
 EXT_SHOWN = 7
 EXT_RAW = 8
+EXT_F64 = 9
+EXT_I64 = 10
+EXT_NAIVE_DATETIME = 11
+
+
+_F64 = struct.Struct("<d")
+_I64 = struct.Struct("<q")
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class NotStorable(Exception):
@@ -153,6 +164,8 @@ class Encoder:
         if kind is int:  # only the ones msgpack cannot hold get here
             return msgpack.ExtType(EXT_BIGINT, str(value).encode())
         if kind is datetime:
+            if value.tzinfo is None:
+                return msgpack.ExtType(EXT_NAIVE_DATETIME, _I64.pack((value - _EPOCH) // _MICROSECOND))
             return msgpack.ExtType(EXT_DATETIME, value.isoformat().encode())
         if kind is Pickled:
             return msgpack.ExtType(EXT_PICKLED, msgpack.packb([value.type_name, value.data], use_bin_type=True))
@@ -162,6 +175,10 @@ class Encoder:
             return msgpack.ExtType(EXT_RAW, value.data)
         if "numpy" in sys.modules:
             np = sys.modules["numpy"]
+            if kind is np.float64:
+                return msgpack.ExtType(EXT_F64, _F64.pack(value))
+            if kind is np.int64:
+                return msgpack.ExtType(EXT_I64, _I64.pack(value))
             if isinstance(value, np.generic) and value.dtype.kind in "biufcmM":
                 dtype = value.dtype.str.encode()
                 return msgpack.ExtType(EXT_NP_SCALAR, bytes([len(dtype)]) + dtype + value.tobytes())
@@ -200,6 +217,14 @@ class Decoder:
         return dtype
 
     def _ext(self, code: int, data: bytes) -> Any:
+        if code == EXT_F64:
+            number = _F64.unpack(data)[0]
+            return _numpy().float64(number) if self.numpy else number
+        if code == EXT_I64:
+            number = _I64.unpack(data)[0]
+            return _numpy().int64(number) if self.numpy else number
+        if code == EXT_NAIVE_DATETIME:
+            return _EPOCH + timedelta(microseconds=_I64.unpack(data)[0])
         if code == EXT_NP_SCALAR:
             size = data[0]
             dtype, raw = data[1 : 1 + size], data[1 + size :]

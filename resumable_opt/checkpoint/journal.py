@@ -99,9 +99,47 @@ def encoder() -> Encoder:
     return _encoder
 
 
+# A trial document as hyperopt makes it has these keys in this order; stored
+# as a list of its values it takes half the bytes (msgpack, unlike pickle,
+# repeats every key of every document).  Any other document is stored as it is.
+_DOC_KEYS = ("state", "tid", "spec", "result", "misc", "exp_key", "owner", "version", "book_time", "refresh_time")
+_MISC_KEYS = ("tid", "cmd", "workdir", "idxs", "vals")
+#: hyperopt's ``misc["cmd"]`` of every trial ``fmin`` makes, stored as 0 (a cmd is never a number).
+_FMIN_CMD = ("domain_attachment", "FMinIter_Domain")
+
+
+def _pack_doc(doc: dict) -> Any:
+    if tuple(doc) != _DOC_KEYS or tuple(doc["misc"])[:5] != _MISC_KEYS:
+        return doc
+    misc = doc["misc"]
+    extra = {key: value for key, value in misc.items() if key not in _MISC_KEYS}
+    packed = [doc[key] for key in _DOC_KEYS]
+    packed[4] = [*(misc[key] for key in _MISC_KEYS), extra]
+    if type(misc["cmd"]) is tuple and misc["cmd"] == _FMIN_CMD:
+        packed[4][1] = 0
+    return packed
+
+
+def _unpack_doc(item: Any) -> dict:
+    if not isinstance(item, list):
+        return item
+    doc = dict(zip(_DOC_KEYS, item))
+    misc = dict(zip(_MISC_KEYS, item[4]))
+    if misc["cmd"] == 0:
+        misc["cmd"] = _FMIN_CMD
+    misc.update(item[4][5])
+    doc["misc"] = misc
+    return doc
+
+
 def encode_op(op: tuple | list) -> bytes:
     """The payload of one operation: data only (see ``encoding.py``)."""
-    return _encoder.encode(list(op))
+    op = list(op)
+    if op[0] == ASKED:
+        op[1] = [_pack_doc(doc) for doc in op[1]]
+    elif op[0] == SNAPSHOT:
+        op[1] = {**op[1], "docs": [_pack_doc(doc) for doc in op[1]["docs"]]}
+    return _encoder.encode(op)
 
 
 def snapshot_op(data: SearchData) -> tuple:
@@ -123,6 +161,7 @@ def finished_payload(result: dict, misc_update: dict, attachments: dict) -> Raw:
 
 def _from_snapshot(plain: dict, version: int) -> SearchData:
     fields = {name: plain[name] for name in _SNAPSHOT_FIELDS if name in plain}
+    fields["docs"] = [_unpack_doc(doc) for doc in plain["docs"]]
     fields["runs"] = [RunRecord(**run) for run in plain["runs"]]
     data = SearchData(**fields, format_version=version)
     if version == 1:  # the blobs were bare cloudpickle bytes
@@ -139,7 +178,8 @@ def apply(data: SearchData, op: tuple | list, docs_by_tid: dict[int, dict]) -> N
         # (ASKED, new trial documents, random state after the draw, their params)
         new_docs, rng_state = op[1], op[2]
         params = op[3] if len(op) > 3 else [None] * len(new_docs)  # format 1 had no params
-        for doc, point in zip(new_docs, params):
+        for item, point in zip(new_docs, params):
+            doc = _unpack_doc(item)
             data.docs.append(doc)
             docs_by_tid[doc["tid"]] = doc
             if point is not None:

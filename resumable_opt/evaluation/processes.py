@@ -28,14 +28,18 @@ from ..errors import ResumableOptError
 from .base import Lost
 from .futures import FuturesEvaluator
 from .outcome import Outcome
-from .remote import evaluate_packed
+from .remote import evaluate_installed, install
+
+#: The name the objective is installed under in a local worker (one search per worker process).
+_LOCAL = "local"
 
 #: How often a worker checks that the runner still exists.
 _RUNNER_POLL_SECONDS = 0.5
 
 
-def _start_worker(runner_pid: int) -> None:
-    """Initializer of each worker process; see the module doc."""
+def _start_worker(runner_pid: int, payload: bytes) -> None:
+    """Initializer of each worker process; see the module doc.  The objective
+    and the space (``payload``) come once, here, not with every trial."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def exit_when_the_runner_is_gone() -> None:
@@ -48,6 +52,7 @@ def _start_worker(runner_pid: int) -> None:
             time.sleep(_RUNNER_POLL_SECONDS)
 
     threading.Thread(target=exit_when_the_runner_is_gone, daemon=True, name="exit-with-the-runner").start()
+    install(_LOCAL, payload)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -92,7 +97,9 @@ class ProcessEvaluator(FuturesEvaluator):
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
         if self._slots[index] is None:
-            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),))
+            self._slots[index] = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(), self.payload)
+            )
             self._first_tasks[index] = self._slots[index].submit(int)
         return self._slots[index]
 
@@ -109,10 +116,10 @@ class ProcessEvaluator(FuturesEvaluator):
     def _start(self, doc: dict) -> cf.Future:
         index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
         try:
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc)
         except cf.BrokenExecutor:  # its worker died: a new one takes its place
             self._kill_slot(index)
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc)
         self._slot_futures[index] = future
         return future
 

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..checkpoint.journal import JOB_STATE_RUNNING
+from ..params import label_values
 from ..space import active_values
 from ..trials import is_ok, is_pending
 
@@ -78,7 +79,7 @@ def trial_table(state: "SearchState") -> TrialTable:
     try:
         if state.format_version >= 2:
             labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
-            stored = [state.params.get(doc["tid"], {}).get("labels") for doc in docs]
+            stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
             decoded_points = [_raw_point(point) if values is None else values for point, values in zip(points, stored)]
         else:
             labels, decode_point = _point_decoder(state.space)

@@ -314,3 +314,38 @@ def test_a_large_objective_warns_and_can_be_left_out(tmp_path):
         resumable_opt.minimize(None, None, small, 3, progress=False)
     resumable_opt.minimize(big, space, small, 3, progress=False)
     assert resumable_opt.load(small).n_finished == 3
+
+
+def exact(value):
+    """A value with its type, bit for bit (numpy scalars by their bytes), containers walked."""
+    if isinstance(value, dict):
+        return {key: exact(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return (type(value), [exact(item) for item in value])
+    if isinstance(value, (np.generic, float)):
+        return (type(value), np.asarray(value).tobytes())
+    return (type(value), value)
+
+
+@pytest.mark.parametrize("space_name", ["choices", "uniforms", "normals", "nested"])
+@pytest.mark.parametrize("algo_name", ["tpe", "rand", "anneal", "mix", "tpe_partial"])
+def test_trials_read_back_equal_hyperopts_in_memory_trials_bit_for_bit(tmp_path, space_name, algo_name):
+    from dropin_spaces import ALGOS, SPACES, loss_of
+
+    n = 10
+    theirs = Trials()
+    fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], n, trials=theirs, rstate=np.random.default_rng(7), show_progressbar=False)
+    ours = Trials()
+    resumable_opt.fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], n, trials=ours, rstate=np.random.default_rng(7),
+                       show_progressbar=False, checkpoint=tmp_path / "s.ckpt")  # fmt: skip
+    loaded = resumable_opt.load(tmp_path / "s.ckpt").trials
+    for read, written, hyperopts in zip(loaded.trials, ours.trials, theirs.trials, strict=True):
+        for key in ("tid", "state"):
+            assert read[key] == hyperopts[key]
+        assert exact(read["misc"]["vals"]) == exact(hyperopts["misc"]["vals"])
+        assert exact(read["misc"]["idxs"]) == exact(hyperopts["misc"]["idxs"])
+        assert exact(read["result"]) == exact(hyperopts["result"])
+        # The times are the run's own: read back exactly as the run held them.
+        assert (read["book_time"], read["refresh_time"]) == (written["book_time"], written["refresh_time"])
+        assert exact(read) == exact(written)
+    assert exact(loaded.losses()) == exact(theirs.losses()) and loaded.statuses() == theirs.statuses()
