@@ -21,7 +21,7 @@ import io
 from typing import Any, Callable
 
 from .checkpoint.encoding import displayable
-from .space import active_values, decode
+from .values import active_values
 
 TrialParams = dict[str, Any]
 
@@ -29,6 +29,7 @@ TrialParams = dict[str, Any]
 def params_recorder(space: Any) -> Callable[[dict[str, list]], TrialParams]:
     """A function from a trial's ``misc["vals"]`` to what is stored of its parameters."""
     from .reporting.rows import _point_decoder
+    from .space import decode  # here: reading stored parameters needs no hyperopt
 
     try:
         all_labels, decode_labels = _point_decoder(space)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import running_owner
 from .checkpoint.records import FORMAT_VERSION
 from .checkpoint.store import read_checkpoint
-from .space import active_values
+from .values import active_values
 from .trials import best_of, is_ok, is_pending
 
 if TYPE_CHECKING:
@@ -221,5 +222,9 @@ def load(path: str | Path) -> SearchState:
     one of the first format (``state.format_version == 1``) is made of pickles.
     """
     path = Path(path)
-    loaded = read_checkpoint(path, numpy=False)
-    return SearchState(path, loaded.data, running_owner(path), loaded.torn_bytes, loaded.payloads)
+    # Numpy values as numpy values where numpy is imported already (then
+    # ``trials`` needs no second decoding); as equal Python numbers where it
+    # is not, so that looking at a search does not import it.
+    with_numpy = "numpy" in sys.modules
+    loaded = read_checkpoint(path, numpy=with_numpy)
+    return SearchState(path, loaded.data, running_owner(path), loaded.torn_bytes, None if with_numpy else loaded.payloads)

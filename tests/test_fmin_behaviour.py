@@ -420,9 +420,9 @@ def test_same_parameters_and_defaults_as_hyperopt_fmin_plus_checkpoint():
 
     ours = inspect.signature(resumable_opt.fmin).parameters
     theirs = inspect.signature(fmin).parameters
-    assert list(ours) == [*theirs, "checkpoint"]
+    assert list(ours) == [*theirs, "checkpoint", "store_objective"]
     assert all(ours[name].default == theirs[name].default for name in theirs)
-    assert ours["checkpoint"].default is None
+    assert ours["checkpoint"].default is None and ours["store_objective"].default is True
 
 
 @pytest.mark.parametrize("quiet", [{"show_progressbar": False}, {"verbose": False}])

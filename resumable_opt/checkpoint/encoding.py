@@ -37,7 +37,8 @@ from __future__ import annotations
 import struct
 import sys
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import msgpack
 
@@ -58,6 +59,15 @@ _F64 = struct.Struct("<d")
 _I64 = struct.Struct("<q")
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def naive_microseconds(value: datetime) -> int:
+    """A naive datetime as microseconds since 1970-01-01 (exact)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def naive_datetime(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
 
 
 class NotStorable(Exception):
@@ -120,6 +130,17 @@ class Shown(str):
         return str(self)
 
 
+class Extension:
+    """A value that a higher layer encodes its own way (``code`` >= 16, ``payload``
+    encoded as data) and decodes with the handler it gives :class:`Decoder`."""
+
+    __slots__ = ("code", "payload")
+
+    def __init__(self, code: int, payload: Any) -> None:
+        self.code = code
+        self.payload = payload
+
+
 class Raw:
     """A value encoded ahead of its record, so that a value that cannot be
     stored is known before anything is written (the runner's results)."""
@@ -165,7 +186,7 @@ class Encoder:
             return msgpack.ExtType(EXT_BIGINT, str(value).encode())
         if kind is datetime:
             if value.tzinfo is None:
-                return msgpack.ExtType(EXT_NAIVE_DATETIME, _I64.pack((value - _EPOCH) // _MICROSECOND))
+                return msgpack.ExtType(EXT_NAIVE_DATETIME, _I64.pack(naive_microseconds(value)))
             return msgpack.ExtType(EXT_DATETIME, value.isoformat().encode())
         if kind is Pickled:
             return msgpack.ExtType(EXT_PICKLED, msgpack.packb([value.type_name, value.data], use_bin_type=True))
@@ -173,6 +194,8 @@ class Encoder:
             return msgpack.ExtType(EXT_SHOWN, str(value).encode())
         if kind is Raw:
             return msgpack.ExtType(EXT_RAW, value.data)
+        if kind is Extension:
+            return msgpack.ExtType(value.code, self._nested(value.payload))
         if "numpy" in sys.modules:
             np = sys.modules["numpy"]
             if kind is np.float64:
@@ -203,8 +226,11 @@ _PLAIN_SCALARS: dict[bytes, Callable[[bytes], Any]] = {
 class Decoder:
     """Decodes what :class:`Encoder` wrote; never runs code from the data."""
 
-    def __init__(self, numpy: bool = True) -> None:
+    def __init__(self, numpy: bool = True, handlers: dict[int, Callable[[Any, bool], Any]] | None = None) -> None:
+        """``handlers``: for each :class:`Extension` code, a function of its
+        decoded payload and ``numpy`` that gives the value back."""
         self.numpy = numpy
+        self.handlers = handlers or {}
         self._dtypes: dict[bytes, Any] = {}
 
     def decode(self, data: bytes) -> Any:
@@ -224,7 +250,10 @@ class Decoder:
             number = _I64.unpack(data)[0]
             return _numpy().int64(number) if self.numpy else number
         if code == EXT_NAIVE_DATETIME:
-            return _EPOCH + timedelta(microseconds=_I64.unpack(data)[0])
+            return naive_datetime(_I64.unpack(data)[0])
+        handler = self.handlers.get(code)
+        if handler is not None:
+            return handler(self.decode(data), self.numpy)
         if code == EXT_NP_SCALAR:
             size = data[0]
             dtype, raw = data[1 : 1 + size], data[1 + size :]

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import gc
 import pickle
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from .encoding import Decoder, Encoder, Pickled, Raw
+from .encoding import Decoder, Encoder, Extension, Pickled, Raw, naive_datetime, naive_microseconds
 
 # hyperopt's job states (hyperopt.base.JOB_STATE_*), here so that reading a
 # checkpoint needs no hyperopt.
@@ -99,37 +101,88 @@ def encoder() -> Encoder:
     return _encoder
 
 
-# A trial document as hyperopt makes it has these keys in this order; stored
-# as a list of its values it takes half the bytes (msgpack, unlike pickle,
-# repeats every key of every document).  Any other document is stored as it is.
+# A trial document as hyperopt makes it is stored as a list of its values
+# (msgpack, unlike pickle, would repeat every key of every document): the
+# times as microseconds, the parameter values as plain numbers with a flag for
+# their numpy type, ``idxs`` left out when it is what hyperopt makes of the
+# trial id, fmin's ``cmd`` as 0.  So reading one takes no per-value hooks.
+# Any other document is stored as it is.
+EXT_TRIAL_DOC = 16
 _DOC_KEYS = ("state", "tid", "spec", "result", "misc", "exp_key", "owner", "version", "book_time", "refresh_time")
 _MISC_KEYS = ("tid", "cmd", "workdir", "idxs", "vals")
 #: hyperopt's ``misc["cmd"]`` of every trial ``fmin`` makes, stored as 0 (a cmd is never a number).
 _FMIN_CMD = ("domain_attachment", "FMinIter_Domain")
+_NUMPY_VALS, _IDXS_FROM_TID, _NUMPY_IDXS = 1, 2, 4
+
+
+def _time_slot(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is datetime and value.tzinfo is None:
+        return naive_microseconds(value)
+    raise TypeError
 
 
 def _pack_doc(doc: dict) -> Any:
-    if tuple(doc) != _DOC_KEYS or tuple(doc["misc"])[:5] != _MISC_KEYS:
+    misc = doc.get("misc")
+    if tuple(doc) != _DOC_KEYS or not isinstance(misc, dict) or tuple(misc)[:5] != _MISC_KEYS:
         return doc
-    misc = doc["misc"]
+    try:
+        times = [_time_slot(doc["book_time"]), _time_slot(doc["refresh_time"])]
+    except TypeError:
+        return doc
+    vals, idxs, tid = misc["vals"], misc["idxs"], doc["tid"]
+    if not isinstance(vals, dict) or not all(type(values) is list for values in vals.values()):
+        return doc
+    kinds = {type(value) for values in vals.values() for value in values}
+    np = sys.modules.get("numpy")
+    flags = 0
+    if np is not None and kinds and kinds <= {np.float64, np.int64}:
+        flags |= _NUMPY_VALS
+        vals = {label: [value.item() for value in values] for label, values in vals.items()}
+    elif not kinds <= {float, int}:
+        return doc
+    idxs_slot = idxs
+    if isinstance(idxs, dict) and list(idxs) == list(vals) and all(len(values) <= 1 for values in vals.values()):
+        index_kinds = {type(index) for indexes in idxs.values() if type(indexes) is list for index in indexes}
+        derived = all(type(idxs[label]) is list and idxs[label] == ([tid] if values else []) for label, values in vals.items())
+        if derived and index_kinds <= {int}:
+            flags |= _IDXS_FROM_TID
+            idxs_slot = None
+        elif derived and np is not None and index_kinds == {np.int64}:
+            flags |= _IDXS_FROM_TID | _NUMPY_IDXS
+            idxs_slot = None
+    cmd = 0 if type(misc["cmd"]) is tuple and misc["cmd"] == _FMIN_CMD else misc["cmd"]
     extra = {key: value for key, value in misc.items() if key not in _MISC_KEYS}
-    packed = [doc[key] for key in _DOC_KEYS]
-    packed[4] = [*(misc[key] for key in _MISC_KEYS), extra]
-    if type(misc["cmd"]) is tuple and misc["cmd"] == _FMIN_CMD:
-        packed[4][1] = 0
-    return packed
+    packed_misc = [misc["tid"], cmd, misc["workdir"], idxs_slot, vals, flags, extra]
+    values = [doc[key] for key in _DOC_KEYS[:8]]
+    values[4] = packed_misc
+    return Extension(EXT_TRIAL_DOC, [*values, *times])
 
 
-def _unpack_doc(item: Any) -> dict:
-    if not isinstance(item, list):
-        return item
-    doc = dict(zip(_DOC_KEYS, item))
-    misc = dict(zip(_MISC_KEYS, item[4]))
-    if misc["cmd"] == 0:
-        misc["cmd"] = _FMIN_CMD
-    misc.update(item[4][5])
-    doc["misc"] = misc
-    return doc
+def _unpack_doc(payload: list, numpy: bool) -> dict:
+    state, tid, spec, result, packed_misc, exp_key, owner, version, book, refresh = payload
+    misc_tid, cmd, workdir, idxs, vals, flags, extra = packed_misc
+    if numpy and flags & _NUMPY_VALS:
+        import numpy as np
+
+        vals = {label: [np.float64(v) if type(v) is float else np.int64(v) for v in values] for label, values in vals.items()}
+    if flags & _IDXS_FROM_TID:
+        if numpy and flags & _NUMPY_IDXS:
+            import numpy as np
+
+            index = np.int64(tid)
+        else:
+            index = tid
+        idxs = {label: [index] if values else [] for label, values in vals.items()}
+    misc = {"tid": misc_tid, "cmd": _FMIN_CMD if cmd == 0 else cmd, "workdir": workdir, "idxs": idxs, "vals": vals}
+    misc.update(extra)
+    return {
+        "state": state, "tid": tid, "spec": spec, "result": result, "misc": misc, "exp_key": exp_key,
+        "owner": owner, "version": version,
+        "book_time": None if book is None else naive_datetime(book),
+        "refresh_time": None if refresh is None else naive_datetime(refresh),
+    }  # fmt: skip
 
 
 def encode_op(op: tuple | list) -> bytes:
@@ -161,7 +214,6 @@ def finished_payload(result: dict, misc_update: dict, attachments: dict) -> Raw:
 
 def _from_snapshot(plain: dict, version: int) -> SearchData:
     fields = {name: plain[name] for name in _SNAPSHOT_FIELDS if name in plain}
-    fields["docs"] = [_unpack_doc(doc) for doc in plain["docs"]]
     fields["runs"] = [RunRecord(**run) for run in plain["runs"]]
     data = SearchData(**fields, format_version=version)
     if version == 1:  # the blobs were bare cloudpickle bytes
@@ -178,8 +230,7 @@ def apply(data: SearchData, op: tuple | list, docs_by_tid: dict[int, dict]) -> N
         # (ASKED, new trial documents, random state after the draw, their params)
         new_docs, rng_state = op[1], op[2]
         params = op[3] if len(op) > 3 else [None] * len(new_docs)  # format 1 had no params
-        for item, point in zip(new_docs, params):
-            doc = _unpack_doc(item)
+        for doc, point in zip(new_docs, params):
             data.docs.append(doc)
             docs_by_tid[doc["tid"]] = doc
             if point is not None:
@@ -256,7 +307,7 @@ def op_decoder(version: int, numpy: bool = True) -> Any:
     """
     if version == 1:
         return pickle.loads
-    return Decoder(numpy=numpy).decode
+    return Decoder(numpy=numpy, handlers={EXT_TRIAL_DOC: _unpack_doc}).decode
 
 
 def replay(payloads: list[bytes], version: int = 2, numpy: bool = True) -> SearchData:

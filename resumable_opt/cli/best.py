@@ -10,7 +10,7 @@ from ..reporting.best_file import best_record
 from ..reporting.progress import format_loss
 from ..reporting.rows import as_local_time
 from ..search_state import SearchState
-from ..space import to_jsonable
+from ..values import to_jsonable
 from .common import add_checkpoint_argument, load_search
 
 

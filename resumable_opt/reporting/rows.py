@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..checkpoint.journal import JOB_STATE_RUNNING
 from ..params import label_values
-from ..space import active_values
+from ..values import active_values
 from ..trials import is_ok, is_pending
 
 if TYPE_CHECKING:
