@@ -25,7 +25,9 @@ from .errors import (  # noqa: E402
     CheckpointWriteError,
     ObjectiveAlwaysFails,
     ResumableOptError,
+    INTERRUPTED,
     SearchInterrupted,
+    SearchInterruptedInteractive,
     SeedMismatch,
     SpaceMismatch,
 )
@@ -42,11 +44,21 @@ _LAZY = {
     "import_trials": ".importing",
     "SearchState": ".search_state",
     "load": ".search_state",
+    "ForkResult": ".fork",
+    "fork": ".fork",
+    "TrialPruned": ".trial",
+    "current_trial": ".trial",
+    "MedianPruner": ".pruners",
+    "Pruner": ".pruners",
+    "SuccessiveHalvingPruner": ".pruners",
 }
 
 if TYPE_CHECKING:
     from .checkpoint.recovery import VerifyReport, recover, verify
     from .fmin import fmin
+    from .fork import ForkResult, fork
+    from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner
+    from .trial import TrialPruned, current_trial
     from .importing import TrialsDontFit, add_points, import_trials
     from .runner import minimize
     from .search_state import SearchState, load
@@ -73,20 +85,29 @@ __all__ = [
     "CheckpointUndecodable",
     "CheckpointVersionError",
     "CheckpointWriteError",
+    "ForkResult",
     "ObjectiveAlwaysFails",
     "ResumableOptError",
+    "INTERRUPTED",
     "SearchInterrupted",
+    "SearchInterruptedInteractive",
     "SearchState",
     "SeedMismatch",
     "SpaceMismatch",
+    "SuccessiveHalvingPruner",
+    "TrialPruned",
     "TrialsDontFit",
     "VerifyReport",
     "__version__",
     "add_points",
+    "current_trial",
     "fmin",
+    "fork",
     "import_trials",
     "load",
+    "MedianPruner",
     "minimize",
+    "Pruner",
     "recover",
     "verify",
 ]

@@ -17,7 +17,8 @@ made when ``rstate`` is given.  Parameters, defaults and return values are
   across all runs (hyperopt, handed the same ``trials`` again, does not count
   the failed ones).
 * Ctrl-C / SIGTERM end the call with :class:`~resumable_opt.SearchInterrupted`
-  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``.
+  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``;
+  in IPython, the ``KeyboardInterrupt`` ``SearchInterruptedInteractive``.
 * ``max_queue_len`` is not used: points are asked for one at a time.
 * ``trials_save_file`` is not written; an existing one is brought into a new
   checkpoint (see :mod:`resumable_opt.importing`).
@@ -39,6 +40,7 @@ import numpy as np
 from hyperopt import base, exceptions, pyll, space_eval, tpe
 from hyperopt.fmin import generate_trials_to_calculate
 
+from .pruners import Pruner, check_pruner
 from .runner.minimize import run_search
 from .runner.run import RunOptions
 
@@ -95,6 +97,7 @@ def fmin(
     early_stop_fn: Callable | None = None,
     trials_save_file: str = "",
     checkpoint: str | Path | None = None,
+    pruner: Pruner | None = None,
     store_objective: bool = True,
 ) -> Any:
     """``hyperopt.fmin`` (same parameters, defaults and return value), resumable with ``checkpoint``.
@@ -111,9 +114,13 @@ def fmin(
     failed trial in the checkpoint, then raises the objective's exception.
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
+    ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
     ``store_objective=False``: as for :func:`resumable_opt.minimize`.
     """
+    pruner = check_pruner(pruner)
     if checkpoint is None:
+        if pruner is not None:
+            raise ValueError("pruner= needs checkpoint=: without it this is hyperopt.fmin, which has no pruning")
         if trials_save_file:
             warnings.warn(SWITCH_ADVICE, UserWarning, stacklevel=2)
         return hyperopt.fmin(
@@ -163,6 +170,7 @@ def fmin(
         # hyperopt.fmin goes on however many trials fail
         stop_after_initial_failures=None,
         catch_eval_exceptions=catch_eval_exceptions,
+        pruner=pruner,
     )
     state = run_search(
         fn, space, checkpoint, algo, options, seed=seed, rstate=rstate, first_trials=first_trials,

@@ -143,7 +143,7 @@ def import_trials(
         data.docs.extend(docs)
         data.attachments.update(copy.deepcopy(trials.attachments))
         fill_missing(data.params, data.docs, space)
-        _write(path, data)
+        write_checkpoint(path, data)
     return SearchState(path, data)
 
 
@@ -169,11 +169,12 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
         data.docs.extend(docs)
         fill_missing(data.params, data.docs, space)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
-        _write(path, data)
+        write_checkpoint(path, data)
     return [doc["tid"] for doc in docs]
 
 
-def _write(path: Path, data: Any) -> None:
+def write_checkpoint(path: Path, data: Any) -> None:
+    """Write the whole search ``data`` to ``path`` as one snapshot (the caller holds its lock)."""
     store = CheckpointStore(path)
     try:
         store.write_snapshot(data)

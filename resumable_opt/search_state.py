@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -12,8 +13,8 @@ from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import running_owner
 from .checkpoint.records import FORMAT_VERSION
 from .checkpoint.store import read_checkpoint
-from .values import active_values
 from .trials import best_of, is_ok, is_pending
+from .values import active_values
 
 if TYPE_CHECKING:
     from hyperopt import Trials
@@ -126,6 +127,14 @@ class SearchState:
         """Evaluations started and never finished, by trial id (crashes)."""
         return dict(self._data.attempts)
 
+    def intermediate(self, tid: int | None = None) -> dict:
+        """The intermediate values trial ``tid`` reported (``current_trial().report``),
+        ``{step: value}`` in step order; without ``tid``, ``{tid: {step: value}}`` for
+        every trial that reported."""
+        if tid is None:
+            return {tid: self.intermediate(tid) for tid in sorted(self._data.intermediate)}
+        return dict(sorted(self._data.intermediate.get(tid, {}).items()))
+
     @cached_property
     def space(self) -> Any:
         """The search space, unpickled from the checkpoint (runs its code: for files you trust)."""
@@ -137,6 +146,13 @@ class SearchState:
         None if it was not stored (it could not be pickled, or ``store_objective=False``)."""
         blob = self.meta.get("objective")
         return None if blob is None else blob.load()
+
+    @cached_property
+    def pruner(self) -> Any:
+        """The pruner of the latest run, unpickled from the checkpoint (None: no pruner)."""
+        from .pruners import stored_pruner  # here: pruners import numpy
+
+        return stored_pruner(self.meta)
 
     @cached_property
     def algo(self) -> Any:
@@ -155,8 +171,11 @@ class SearchState:
 
     @property
     def argmin(self) -> dict | None:
-        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes)."""
-        return None if self.best_trial is None else active_values(self.best_trial["misc"]["vals"])
+        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes), as plain Python numbers."""
+        if self.best_trial is None:
+            return None
+        raw = active_values(self.best_trial["misc"]["vals"])
+        return {label: value.item() if type(value).__module__ == "numpy" else value for label, value in raw.items()}
 
     @cached_property
     def best(self) -> Any:
@@ -197,9 +216,11 @@ class SearchState:
 
         The columns are those of ``resumable-opt trials``: ``tid``,
         ``status`` (ok/fail/running/pending), ``loss``, one column per
-        hyperopt label with the value the objective saw (empty where a
-        conditional branch did not use it), ``duration`` (seconds) and
-        ``started`` (timezone-aware).  Needs pandas (the ``pandas`` extra).
+        hyperopt label with the value the objective saw, ``duration``
+        (seconds) and ``started`` (timezone-aware).  Where a conditional
+        branch did not use a label the value is NaN; a chosen option None is
+        the object None (``frame[label].map(lambda v: v is None)`` finds
+        them; ``isna()`` is true for both).  Needs pandas (the ``pandas`` extra).
         """
         from .reporting.extras import require
         from .reporting.rows import trial_table
@@ -207,6 +228,10 @@ class SearchState:
         pandas = require("pandas", "pandas", "SearchState.to_dataframe()")
         table = trial_table(self)
         frame = pandas.DataFrame(table.rows, columns=table.columns)
+        for column in table.parameters:
+            if any(column in row and row[column] is None for row in table.rows):
+                # A chosen None stays the object None; "not used" is NaN (pandas would make both NaN).
+                frame[column] = pandas.Series([row.get(column, math.nan) for row in table.rows], dtype=object)
         frame["started"] = pandas.to_datetime(frame["started"])
         return frame
 

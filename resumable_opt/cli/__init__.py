@@ -17,13 +17,13 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import ResumableOptError
-from . import best, demo, export, importing, plot, recovery, resume, show, trials
+from . import best, demo, export, fork, importing, plot, recovery, resume, show, trials, watch
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [demo, show, best, trials, export, plot, resume, recovery, importing]
+COMMAND_MODULES = [demo, show, watch, best, trials, export, plot, resume, fork, recovery, importing]
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cloudpickle
 from hyperopt import base
 
+from ..trial import TrialTicket
 from .outcome import Outcome, evaluate
 
 #: The last (payload, Domain) this worker built; a search sends one payload.
@@ -37,9 +38,9 @@ def domain_from(payload: bytes) -> base.Domain:
     return _cached[1]
 
 
-def evaluate_packed(payload: bytes, doc: dict) -> Outcome:
+def evaluate_packed(payload: bytes, doc: dict, ticket: TrialTicket | None = None) -> Outcome:
     """Evaluate the trial ``doc`` here; the worker has no Trials (the runner owns them)."""
-    return evaluate(domain_from(payload), None, doc)
+    return evaluate(domain_from(payload), None, doc, ticket)
 
 
 #: The Domains :func:`install` kept in this worker, by name, or why one could not be built.
@@ -64,11 +65,11 @@ def uninstall(name: str) -> None:
     _installed.pop(name, None)
 
 
-def evaluate_installed(name: str, doc: dict) -> Outcome:
+def evaluate_installed(name: str, doc: dict, ticket: TrialTicket | None = None) -> Outcome:
     """Evaluate ``doc`` with the Domain :func:`install` kept in this worker as ``name``."""
     domain = _installed.get(name)
     if domain is None:
         raise RuntimeError("the objective was not sent to this worker")
     if isinstance(domain, BaseException):
         raise domain
-    return evaluate(domain, None, doc)
+    return evaluate(domain, None, doc, ticket)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ResumableOptError
 from .export import write_output
 from .extras import require
-from .render import cell_text
-from .rows import STATUS_FAIL, STATUS_OK, TrialTable, trial_table
+from .progress import cut, format_value
+from .rows import STATUS_FAIL, STATUS_OK, STATUS_PRUNED, TrialTable, trial_table
 from .summary import space_parameters
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ PANELS_PER_ROW = 3
 DPI = 100
 #: The loss axis turns logarithmic when the positive losses span more than this factor.
 LOG_LOSS_SPAN = 1e3
+
+#: Longest label of a choice's option on its axis; longer ones end in "…".
+OPTION_WIDTH = 16
 
 POINT_COLOR = "#1f77b4"
 BEST_COLOR = "#d62728"
@@ -56,11 +59,18 @@ def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
         raise ResumableOptError(f"{state.path}: no trial has finished with a loss yet, so there is nothing to plot")
     table = trial_table(state)
     scales = parameter_scales(space_parameters(state))
-    return build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales), table
+    title = f"{state.path.name}: {state.n_finished} trials"
+    return build_figure(table, title, scales, state.intermediate()), table
 
 
-def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | None = None) -> Any:
+def build_figure(
+    table: TrialTable, title: str = "", scales: dict[str, str] | None = None, curves: dict[int, dict] | None = None
+) -> Any:
     """A matplotlib ``Figure``: the losses in trial order, then one panel per parameter.
+
+    ``curves`` (``{tid: {step: value}}``, the trials' intermediate values),
+    when there are any, adds a panel of them, one line per trial, the
+    pruned trials' lines dimmed.
 
     ``scales`` (see :func:`parameter_scales`) says which parameters are
     choices or logarithmic; without it, non-numeric values are categories.
@@ -71,12 +81,13 @@ def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | No
     require("matplotlib", "plot", PURPOSE)
     from matplotlib.figure import Figure
 
-    ok = [row for row in table.rows if row["status"] == STATUS_OK]
+    ok = [row for row in table.rows if row["status"] in (STATUS_OK, STATUS_PRUNED)]
     if not ok:
         raise ResumableOptError("no trial has finished with a loss yet, so there is nothing to plot")
     best = min(ok, key=lambda row: row["loss"])
     log_loss = _spans_orders_of_magnitude([row["loss"] for row in ok])
-    n_rows = 1 + math.ceil(len(table.parameters) / PANELS_PER_ROW)
+    first = 2 if curves else 1  # the row of the first parameter panel
+    n_rows = first + math.ceil(len(table.parameters) / PANELS_PER_ROW)
     figure = Figure(figsize=(11, 3.4 + 2.8 * (n_rows - 1)), dpi=DPI, layout="constrained")
     grid = figure.add_gridspec(n_rows, PANELS_PER_ROW)
     if title:
@@ -84,8 +95,11 @@ def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | No
 
     losses = figure.add_subplot(grid[0, :])
     _draw_losses(losses, table, ok, best, log_loss)
+    if curves:
+        pruned = {row["tid"] for row in table.rows if row["status"] == STATUS_PRUNED}
+        _draw_curves(figure.add_subplot(grid[1, :]), curves, pruned, log_loss)
     for index, parameter in enumerate(table.parameters):
-        axes = figure.add_subplot(grid[1 + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
+        axes = figure.add_subplot(grid[first + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
         _draw_parameter(axes, parameter, ok, best, log_loss, (scales or {}).get(parameter, "linear"))
     # The data stay inside their axes; leaving them out of the layout computation
     # halves the time to draw a search of thousands of trials.
@@ -100,7 +114,13 @@ def _spans_orders_of_magnitude(values: list[float]) -> bool:
 
 
 def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_loss: bool) -> None:
-    axes.scatter([row["tid"] for row in ok], [row["loss"] for row in ok], s=18, color=POINT_COLOR, label="trials", zorder=2)
+    full = [row for row in ok if row["status"] != STATUS_PRUNED]
+    xs, ys = [row["tid"] for row in full], [row["loss"] for row in full]
+    axes.scatter(xs, ys, s=18, color=POINT_COLOR, label="trials", zorder=2)
+    pruned = [row for row in ok if row["status"] == STATUS_PRUNED]
+    if pruned:  # their loss is the last value they reported: hollow, dimmed
+        xs, ys = [row["tid"] for row in pruned], [row["loss"] for row in pruned]
+        axes.scatter(xs, ys, s=18, facecolors="none", edgecolors=FAIL_COLOR, label="pruned", zorder=2)
     running_best, best_so_far = math.inf, []
     for row in ok:  # rows are in trial order
         running_best = min(running_best, row["loss"])
@@ -121,20 +141,70 @@ def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_l
     axes.set_xlabel("trial (tid)")
     axes.set_ylabel("loss")
     axes.set_title(f"loss of each trial; best {best['loss']:.6g} at trial {best['tid']}", fontsize="medium")
-    axes.legend(loc="upper right", fontsize="small")
+    # Beside the axes, not over them: no point is ever hidden behind it.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0, fontsize="small")
+    axes.grid(alpha=0.3)
+
+
+def option_label(value: Any, width: int = OPTION_WIDTH) -> str:
+    """A short readable label for a chosen option: ``None``, ``0.1``, ``adam``;
+    a dict option by its fixed text entries (``mode=full``), else by its keys."""
+    if isinstance(value, dict):
+        fixed = [
+            f"{key}={format_value(item)}"
+            for key, item in value.items()
+            if item is None or isinstance(item, (str, bool))
+        ]
+        text = " ".join(fixed) if fixed else "{" + ", ".join(map(str, value)) + "}"
+    else:
+        text = format_value(value)
+    return cut(text, width)
+
+
+def _category_order(values: list[Any]) -> list[str]:
+    """The slots of a choice panel: numeric options in their order, the others
+    as they first appear, None last."""
+    numbers = sorted({value for value in values if _is_number(value)})
+    others = [value for value in values if not _is_number(value) and value is not None]
+    labels = [option_label(value) for value in numbers] + [option_label(value) for value in others]
+    if any(value is None for value in values):
+        labels.append(option_label(None))
+    return list(dict.fromkeys(labels))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _draw_curves(axes: Any, curves: dict[int, dict], pruned: set[int], log_scale: bool) -> None:
+    """The intermediate values of each trial against the step; pruned trials dimmed."""
+    labelled: set[str] = set()
+    for tid, values in curves.items():
+        steps = sorted(values)
+        kind = "pruned" if tid in pruned else "trials"
+        style = {"color": FAIL_COLOR, "alpha": 0.4, "linewidth": 0.8} if tid in pruned else {"color": POINT_COLOR, "alpha": 0.8}
+        label = None if kind in labelled else kind
+        ys = [values[step] for step in steps]
+        (line,) = axes.plot(steps, ys, marker=".", markersize=3, label=label, zorder=2, **style)
+        line.set_gid(f"{kind} {tid}")  # which trial a line is, for a program reading the figure back
+        labelled.add(kind)
+    axes.set_yscale("log" if log_scale else "linear")
+    axes.set_xlabel("step")
+    axes.set_ylabel("reported value")
+    axes.set_title(f"intermediate values of {len(curves)} trials ({len(pruned)} pruned, dimmed)", fontsize="medium")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0, fontsize="small")
     axes.grid(alpha=0.3)
 
 
 def _draw_parameter(axes: Any, parameter: str, ok: list[dict], best: dict, log_loss: bool, scale: str) -> None:
-    used = [row for row in ok if row[parameter] is not None]
+    # Every trial that used the parameter, a chosen None included (a row leaves out only what it did not use).
+    used = [row for row in ok if parameter in row]
     values = [row[parameter] for row in used]
-    numeric = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    numeric = all(_is_number(value) for value in values)
     if scale == "category" or not numeric:
-        # Numeric options in their order; others as they first appear.
-        ordered = sorted(set(values)) if numeric else values
-        categories = list(dict.fromkeys(cell_text(value, 18) for value in ordered))
+        categories = _category_order(values)
         position = {category: index for index, category in enumerate(categories)}
-        xs = [position[cell_text(value, 18)] for value in values]
+        xs = [position[option_label(value)] for value in values]
         axes.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3 else 0, fontsize="small")
         axes.set_xlim(-0.5, len(categories) - 0.5)
     else:
@@ -142,7 +212,7 @@ def _draw_parameter(axes: Any, parameter: str, ok: list[dict], best: dict, log_l
         if scale == "log" and values and min(values) > 0:
             axes.set_xscale("log")
     axes.scatter(xs, [row["loss"] for row in used], s=14, color=POINT_COLOR, alpha=0.7, label="trials", zorder=2)
-    if best[parameter] is not None:
+    if parameter in best:
         best_x = xs[used.index(best)]
         axes.scatter([best_x], [best["loss"]], s=60, marker="*", color=BEST_COLOR, label="best", zorder=3)
     axes.set_yscale("log" if log_loss else "linear")

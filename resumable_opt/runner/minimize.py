@@ -21,6 +21,7 @@ from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
 from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
+from ..pruners import Pruner, check_pruner, record_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -193,6 +194,7 @@ def minimize(
     n_jobs: int | None = None,
     executor: Any = None,
     trial_timeout: float | None = None,
+    pruner: Pruner | None = None,
     store_objective: bool = True,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
@@ -226,6 +228,12 @@ def minimize(
     can be stopped).  A worker that dies in a trial makes it run again,
     counted toward ``max_attempts``.
 
+    Long trials: in the objective, ``resumable_opt.current_trial()`` saves
+    and loads the trial's state (an interrupted trial resumes from it) and
+    reports intermediate values; ``pruner`` (e.g. ``MedianPruner()``)
+    decides at each report whether ``should_prune()`` is True (see
+    ``docs/long-trials.md``).
+
     ``store_objective=False``: the checkpoint stores the objective's name
     only, not the objective pickled (for one that holds large data);
     resuming then needs it passed again.  A result the checkpoint cannot
@@ -233,7 +241,9 @@ def minimize(
 
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130 or 143).  Returns the search as :func:`resumable_opt.load` would.
+    status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
+    Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
@@ -245,6 +255,7 @@ def minimize(
         max_attempts=max_attempts,
         stop_after_initial_failures=stop_after_initial_failures,
         progress=progress,
+        pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
     return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, store_objective=store_objective)
@@ -315,6 +326,7 @@ def run_search(
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng, store_objective)
             data.docs.extend(first_trials)
+        record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()

@@ -42,15 +42,18 @@ from ..checkpoint.encoding import NotStorable
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
-from ..errors import ObjectiveAlwaysFails, SearchInterrupted
+from ..errors import ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
+from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
-from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..params import fill_missing, params_recorder
+from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
+from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
 from .interrupts import Interrupt, InterruptGuard
+from .reports import answer_report
 
 
 @dataclass
@@ -69,6 +72,8 @@ class RunOptions:
     #: False: an exception raised by the objective is recorded (durably), then
     #: raised from the run, as ``hyperopt.fmin(catch_eval_exceptions=False)`` does.
     catch_eval_exceptions: bool = True
+    #: Decides whether a trial stops early, at each ``report`` (None: never).
+    pruner: Pruner | None = None
 
 
 def poison_failure(attempts: int) -> Outcome:
@@ -119,6 +124,8 @@ class Run:
         self.record_params = params_recorder(domain.expr)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
+        self.evaluator.on_report = lambda *message: answer_report(self, *message)
+        self.search_id = files.search_identity(data.meta)
         self.torn_bytes = torn_bytes
         self.guard = InterruptGuard()
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
@@ -134,6 +141,8 @@ class Run:
         # A search that early_stop_fn ended stays ended while it is given.
         carried_over = data.stopped_because == EARLY_STOPPED and options.early_stop_fn is not None
         self.stopped_because: str | None = EARLY_STOPPED if carried_over else None
+        #: No run has been recorded on this checkpoint yet: the banner says "New search".
+        self.is_new = not data.runs
 
     # -- the loop ----------------------------------------------------------
 
@@ -151,7 +160,7 @@ class Run:
             except Interrupt as stop:
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
-                raise SearchInterrupted(stop.signum) from None
+                raise search_interrupted(stop.signum) from None
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
@@ -164,7 +173,7 @@ class Run:
                 if doc is None:
                     break
                 self.in_flight[doc["tid"]] = doc  # first, so a stop during submit releases it
-                self.evaluator.submit(doc)
+                self.evaluator.submit(doc, self._ticket(doc))
             if not self.in_flight:
                 return self._why_no_more()
             for doc, outcome in self.evaluator.wait():
@@ -184,8 +193,12 @@ class Run:
         with self.guard.critical():
             self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
         self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
-        self.evaluator.submit(doc)
+        self.evaluator.submit(doc, self._ticket(doc))
         return None
+
+    def _ticket(self, doc: dict) -> TrialTicket:
+        tid = doc["tid"]
+        return TrialTicket(tid, self.data.starts.get(tid, 1), str(self.path.absolute()), self.search_id)
 
     def _ask_if_allowed(self) -> dict | None:
         """Ask the algorithm for the next point, unless a stop condition holds."""
@@ -250,6 +263,7 @@ class Run:
                 self.store.write_snapshot(self.data)
             if new_best:
                 self._write_best_file()
+        files.clean_up(self.path, doc["tid"])  # its result is durable: its saved state is no longer needed
         self._report(doc, outcome, new_best)
         if outcome.exception is not None and not self.options.catch_eval_exceptions:
             raise outcome.exception
@@ -292,6 +306,8 @@ class Run:
         journal.apply(self.data, (journal.RUN_STARTED, vars(run)), {})
         self.run_recorded = True
         self.store.write_snapshot(self.data)
+        for doc in poisoned:  # failed, durably: their saved states are no longer needed
+            files.clean_up(self.path, doc["tid"])
         if self.best_doc is not None:
             self._write_best_file()
         self.poisoned = poisoned
@@ -355,7 +371,10 @@ class Run:
 
     def _write_best_file(self) -> None:
         doc = self.best_doc
-        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
+        assert doc is not None  # written only once there is a best
+        raw = active_values(doc["misc"]["vals"])
+        finished = doc.get("refresh_time")
+        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), raw, finished, self.n_finished)
         write_best_file(self.path, record)
 
     # -- what the user sees ---------------------------------------------
@@ -369,10 +388,15 @@ class Run:
             )
         for doc in self.poisoned:
             self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
-        if self.n_finished or pending:
+        assert self.progress is not None  # made before the run announces itself
+        if self.is_new:
+            seed = self.data.meta.get("seed")
+            self.progress.started_new(self.path, seed, self.options.max_evals, self.n_finished, len(pending))
+        else:
             n_failed = self.n_finished - self.n_ok
             best = self.decoded(self.best_doc) if self.best_doc is not None else None
-            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending))
+            budget = self.options.max_evals
+            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending), budget)
 
     def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
         if not self.options.progress:
@@ -391,12 +415,15 @@ class Run:
             raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
 
     def _report_interrupted(self) -> None:
+        if self.progress is not None:
+            self.progress.interrupted()
         lines = [
             "",
-            f"Stopped. {self.n_finished} trials are done and saved in {self.path}.",
+            f"Stopped. {plural(self.n_finished, 'trial')} {'is' if self.n_finished == 1 else 'are'} done "
+            f"and saved in {self.path}.",
             f"Best loss so far: {format_loss(self.best_loss)}"
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
-            f"To resume, run the same command again: {resume_command()}",
+            resume_hint(),
         ]
         print("\n".join(lines), file=sys.stderr)
 
