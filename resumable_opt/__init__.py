@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
+    INTERRUPTED,
     CheckpointCorrupt,
     CheckpointError,
     CheckpointLocked,
@@ -25,7 +26,6 @@ from .errors import (  # noqa: E402
     CheckpointWriteError,
     ObjectiveAlwaysFails,
     ResumableOptError,
-    INTERRUPTED,
     SearchInterrupted,
     SearchInterruptedInteractive,
     SeedMismatch,
@@ -57,11 +57,11 @@ if TYPE_CHECKING:
     from .checkpoint.recovery import VerifyReport, recover, verify
     from .fmin import fmin
     from .fork import ForkResult, fork
-    from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner
-    from .trial import TrialPruned, current_trial
     from .importing import TrialsDontFit, add_points, import_trials
+    from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner
     from .runner import minimize
     from .search_state import SearchState, load
+    from .trial import TrialPruned, current_trial
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .checkpoint.encoding import displayable
 from .values import active_values
@@ -63,7 +64,9 @@ def _shown_by_point(stored: TrialParams, labels: dict[str, Any], all_labels: lis
         return (
             from_point is not None
             and list(from_point) == list(labels)
-            and all(type(from_point[label]) is type(value) and from_point[label] == value for label, value in labels.items())
+            and all(
+                type(from_point[label]) is type(value) and from_point[label] == value for label, value in labels.items()
+            )
         )
     except Exception:  # values that do not compare (arrays)
         return False

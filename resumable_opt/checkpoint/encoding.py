@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import struct
 import sys
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgpack
@@ -325,7 +325,9 @@ def displayable(value: Any) -> Any:
     if type(value) in _DATA_TYPES or type(value) is Shown:
         return value
     if type(value) is dict:
-        return {key if isinstance(key, (str, int)) else Shown(repr(key)): displayable(item) for key, item in value.items()}
+        return {
+            key if isinstance(key, (str, int)) else Shown(repr(key)): displayable(item) for key, item in value.items()
+        }
     if type(value) is list:
         return [displayable(item) for item in value]
     if type(value) is tuple:

@@ -153,7 +153,9 @@ def _pack_doc(doc: dict) -> Any:
     idxs_slot = idxs
     if isinstance(idxs, dict) and list(idxs) == list(vals) and all(len(values) <= 1 for values in vals.values()):
         index_kinds = {type(index) for indexes in idxs.values() if type(indexes) is list for index in indexes}
-        derived = all(type(idxs[label]) is list and idxs[label] == ([tid] if values else []) for label, values in vals.items())
+        derived = all(
+            type(idxs[label]) is list and idxs[label] == ([tid] if values else []) for label, values in vals.items()
+        )
         if derived and index_kinds <= {int}:
             flags |= _IDXS_FROM_TID
             idxs_slot = None
@@ -174,7 +176,9 @@ def _unpack_doc(payload: list, numpy: bool) -> dict:
     if numpy and flags & _NUMPY_VALS:
         import numpy as np
 
-        vals = {label: [np.float64(v) if type(v) is float else np.int64(v) for v in values] for label, values in vals.items()}
+        vals = {
+            label: [np.float64(v) if type(v) is float else np.int64(v) for v in values] for label, values in vals.items()
+        }
     if flags & _IDXS_FROM_TID:
         if numpy and flags & _NUMPY_IDXS:
             import numpy as np
@@ -238,7 +242,7 @@ def apply(data: SearchData, op: tuple | list, docs_by_tid: dict[int, dict]) -> N
         # (ASKED, new trial documents, random state after the draw, their params)
         new_docs, rng_state = op[1], op[2]
         params = op[3] if len(op) > 3 else [None] * len(new_docs)  # format 1 had no params
-        for doc, point in zip(new_docs, params):
+        for doc, point in zip(new_docs, params, strict=True):
             data.docs.append(doc)
             docs_by_tid[doc["tid"]] = doc
             if point is not None:

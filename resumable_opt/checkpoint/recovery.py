@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointUndecodable, CheckpointVersionError
+from ..errors import (
+    CheckpointCorrupt,
+    CheckpointError,
+    CheckpointNotFound,
+    CheckpointUndecodable,
+    CheckpointVersionError,
+)
 from . import journal, records
 from .journal import SearchData
 from .lock import RunLock
@@ -164,7 +170,9 @@ def verify(path: str | Path) -> VerifyReport:
     except CheckpointVersionError as exc:
         return VerifyReport(path, False, exc.problem, advice=exc.advice)
     except CheckpointUndecodable as exc:
-        return VerifyReport(path, False, exc.problem, backup=backup, advice=exc.advice, version=_version(path), intact=True)
+        return VerifyReport(
+            path, False, exc.problem, backup=backup, advice=exc.advice, version=_version(path), intact=True
+        )
     except CheckpointError as exc:
         prefix = None if isinstance(exc, CheckpointNotFound) else _intact_prefix(path)
         report = VerifyReport(path, False, exc.problem, prefix=prefix, backup=backup)
@@ -174,7 +182,9 @@ def verify(path: str | Path) -> VerifyReport:
             report.advice = "nothing in it or beside it can be recovered: " + (exc.advice or "restore it from a backup of your own")
         return report
     n_trials, n_finished = _counts(loaded.data)
-    return VerifyReport(path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup, version=loaded.version)
+    return VerifyReport(
+        path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup, version=loaded.version
+    )
 
 
 def _version(path: Path) -> int | None:

@@ -110,6 +110,7 @@ INSPECT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # real processes
 def test_reading_never_unpickles_and_needs_no_class_of_the_writer(written):
     """show, best --json, trials, export, plot, verify, recover and load() from another
     folder: all work, show placeholders, and leave no marker; resume runs the pickles."""
@@ -166,6 +167,7 @@ def test_a_result_that_cannot_be_stored_fails_its_trial_and_the_search_goes_on(t
     assert resumable_opt.verify(ckpt).sound
 
 
+@pytest.mark.slow  # real processes
 def test_a_result_that_cannot_be_stored_is_no_process_death_in_a_child_process(tmp_path):
     """The same through the command line's resume, in a real process: exit 0, no traceback."""
     script = tmp_path / "s.py"
@@ -225,6 +227,7 @@ def test_attachments_come_along_with_imported_trials(tmp_path):
     assert loaded.trial_attachments(loaded.trials[2])["log"] == theirs.trial_attachments(theirs.trials[2])["log"]
 
 
+@pytest.mark.slow  # real processes
 def test_the_first_format_is_read_and_converted_by_the_next_run(tmp_path):
     ckpt = tmp_path / "v1.ckpt"
     shutil.copy(FIXTURES / "v1.ckpt", ckpt)
@@ -248,6 +251,7 @@ def test_the_first_format_is_read_and_converted_by_the_next_run(tmp_path):
     assert after.best is not None and set(after.best) == {"kind", "x", "lr"}
 
 
+@pytest.mark.slow  # real processes
 def test_sound_records_that_do_not_decode_here_are_not_damage(tmp_path):
     """Issue 10 item 3, on a first-format file (pickles) holding a class that is not importable
     here: verify says intact, recover refuses and changes nothing."""
@@ -278,6 +282,7 @@ def test_sound_records_that_do_not_decode_here_are_not_damage(tmp_path):
     assert ckpt.read_bytes() == content and not list(tmp_path.glob("old.ckpt.damaged-*"))
 
 
+@pytest.mark.slow  # real processes
 def test_results_of_the_writers_own_classes_read_anywhere_as_placeholders(written):
     ckpt, writer, elsewhere = written
     state = resumable_opt.load(ckpt)
