@@ -14,6 +14,7 @@ import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
+from .. import tpe as fast_tpe_module
 from ..checkpoint.encoding import NotStorable, Pickled, unpickle_all
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
@@ -196,6 +197,7 @@ def minimize(
     trial_timeout: float | None = None,
     pruner: Pruner | None = None,
     store_objective: bool = True,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -239,6 +241,12 @@ def minimize(
     resuming then needs it passed again.  A result the checkpoint cannot
     store (an open file, a lock) makes its trial fail with that reason.
 
+    ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
+    ``functools.partial`` of it), proposals come from
+    :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
+    fast on long histories; ``False`` runs hyperopt's own (default: on, unless
+    the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
+
     Ctrl-C or SIGTERM stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
@@ -258,7 +266,10 @@ def minimize(
         pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, store_objective=store_objective)
+    return run_search(
+        fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator,
+        store_objective=store_objective, fast_tpe=fast_tpe,
+    )  # fmt: skip
 
 
 def run_search(
@@ -275,6 +286,7 @@ def run_search(
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
     store_objective: bool = True,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -285,7 +297,8 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``); ``store_objective`` as for :func:`minimize`.
+    ``evaluation.factory``); ``store_objective`` and ``fast_tpe`` as for
+    :func:`minimize` (the checkpoint records the algorithm asked for, whichever computes it).
 
     Resuming unpickles what the checkpoint keeps pickled: the space, the
     algorithm and the objective when they are not given, and the result
@@ -328,6 +341,8 @@ def run_search(
             data.docs.extend(first_trials)
         record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        if fast_tpe_module.enabled(fast_tpe):
+            algo = fast_tpe_module.fast_equivalent(algo)
         run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
         run.execute()
         return SearchState(path, data)
