@@ -8,7 +8,14 @@ import time
 
 
 def demo(cwd, *args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "resumable_opt", "demo", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "resumable_opt", "demo", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_demo_runs_is_interrupted_and_resumes(tmp_path):

@@ -38,9 +38,9 @@ class InterruptGuard:
         self.received: int | None = None
         self._depth = 0
         self._stopping = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, signal._HANDLER] = {}  # what signal.signal() returned
 
-    def __enter__(self) -> "InterruptGuard":
+    def __enter__(self) -> InterruptGuard:
         # Signal handlers can only be set from the main thread; elsewhere the
         # run keeps the process's own handling of signals.
         if threading.current_thread() is threading.main_thread():

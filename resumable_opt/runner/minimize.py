@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import hyperopt
 import numpy as np
@@ -98,7 +98,9 @@ def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[in
     return seed, np.random.default_rng(seed)
 
 
-def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None) -> np.random.Generator:
+def _resumed_rng(
+    path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None
+) -> np.random.Generator:
     """The Generator a resumed search continues with: the checkpoint's random state.
 
     A search made by ``import_trials`` without a seed has no random state yet:
@@ -109,7 +111,7 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
     if data.rng_state is None:
         seed, rng = _first_rng(seed, rstate)
         data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
-        data.rng_state = rng.bit_generator.state
+        data.rng_state = dict(rng.bit_generator.state)
         return rng
     if seed is not None and data.meta.get("seed") not in (None, seed):
         raise SeedMismatch(
@@ -330,7 +332,9 @@ def run_search(
             if fn is None:
                 fn = stored.objective
                 if fn is None:
-                    raise ResumableOptError(f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume")
+                    raise ResumableOptError(
+                        f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
+                    )
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:
