@@ -9,13 +9,14 @@ bounds and choices) is accepted.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from hyperopt import pyll
+
+from .values import active_values, to_jsonable  # noqa: F401  (here too: their home was this module)
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -98,11 +99,6 @@ def differences(stored: dict, current: Any) -> list[str]:
 def signature(space: Any) -> dict:
     """What a checkpoint keeps to recognise its space."""
     return {"text": describe(space), "parameters": parameters(space)}
-
-
-def active_values(vals: dict[str, list]) -> dict[str, Any]:
-    """hyperopt's ``misc["vals"]`` ({label: [value] or []}) as ``fmin`` returns it."""
-    return {label: values[0] for label, values in vals.items() if values}
 
 
 # -- decoding a point without running the space ------------------------------
@@ -434,18 +430,3 @@ def _plain_data(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return _plain(value)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain-JSON version of a decoded point (numpy scalars, tuples, odd objects)."""
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)

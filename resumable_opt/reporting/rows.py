@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from hyperopt import JOB_STATE_RUNNING
-
-from ..space import active_values, decoder
+from ..checkpoint.journal import JOB_STATE_RUNNING
+from ..params import label_values
+from ..space import decoder
 from ..trials import is_ok, is_pending
+from ..values import active_values
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
@@ -69,16 +69,24 @@ class TrialTable:
 def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
-    Never raises because the stored space cannot be unpickled here (a
-    module it needs is missing): the parameters are then given raw, as
-    ``hyperopt.fmin`` returns them, and :attr:`TrialTable.decoded` is False.
+    The decoded values are those stored with each trial (format 2: no space,
+    no hyperopt, nothing unpickled); a trial stored without them is given raw.
+    For a checkpoint of the first format they are decoded with its space;
+    never raises because it cannot be unpickled here (a module it needs is
+    missing): the parameters are then given raw, as ``hyperopt.fmin``
+    returns them, and :attr:`TrialTable.decoded` is False.
     """
-    docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
+    docs = sorted(state.docs, key=lambda doc: doc["tid"])
     points = [active_values(doc["misc"]["vals"]) for doc in docs]
     try:
-        decode = decoder(state.space)
-        labels = decode.labels
-        decoded_points = [decode.by_label(point) for point in points]
+        if state.format_version >= 2:
+            labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
+            stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
+            decoded_points = [_raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)]
+        else:
+            decode = decoder(state.space)
+            labels = decode.labels
+            decoded_points = [decode.by_label(point) for point in points]
         decoded, why_raw = True, ""
     except Exception as exc:  # the space could not be unpickled or understood here: all raw, never a mix
         labels = sorted({label for doc in docs for label in doc["misc"]["vals"]})
@@ -177,7 +185,8 @@ def as_local_time(when: datetime | None) -> datetime | None:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    item = getattr(value, "item", None)  # a numpy scalar (numpy is not imported to ask)
+    return item() if item is not None and type(value).__module__ == "numpy" else value
 
 
 def _raw_point(point: dict[str, Any]) -> dict[str, Any]:
