@@ -82,7 +82,9 @@ def trial_table(state: SearchState) -> TrialTable:
         if state.format_version >= 2:
             labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
             stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
-            decoded_points = [_raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)]
+            decoded_points = [
+                _raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)
+            ]
         else:
             decode = decoder(state.space)
             labels = decode.labels
