@@ -3,50 +3,97 @@
 >>> import resumable_opt
 >>> state = resumable_opt.minimize(objective, space, "checkpoints/run.ckpt", max_evals=200, seed=0)
 >>> resumable_opt.load("checkpoints/run.ckpt").best   # any time, also while it runs
+
+The names below are imported when first used, not with the package: the
+command line installs its stop-signal handling before hyperopt, numpy and
+scipy are loaded, so that a Ctrl-C during those imports ends it cleanly.
 """
+
+from __future__ import annotations
+
+import copyreg
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
-    CheckpointCorrupt,
-    CheckpointError,
-    CheckpointLocked,
-    CheckpointNotFound,
-    CheckpointVersionError,
-    CheckpointWriteError,
-    ObjectiveAlwaysFails,
-    ResumableOptError,
-    SearchInterrupted,
-    SeedMismatch,
-    SpaceMismatch,
-)
-from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
-from .runner import minimize  # noqa: E402
-from .fmin import fmin  # noqa: E402
-from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
-from .search_state import SearchState, load  # noqa: E402
+#: Public name -> the module (under this package) it comes from.
+_EXPORTS = {
+    **dict.fromkeys(
+        [
+            "CheckpointCorrupt",
+            "CheckpointError",
+            "CheckpointLocked",
+            "CheckpointNotFound",
+            "CheckpointVersionError",
+            "CheckpointWriteError",
+            "ObjectiveAlwaysFails",
+            "ResumableOptError",
+            "SearchInterrupted",
+            "SeedMismatch",
+            "SpaceMismatch",
+        ],
+        "errors",
+    ),
+    **dict.fromkeys(["VerifyReport", "recover", "verify"], "checkpoint.recovery"),
+    "minimize": "runner",
+    "fmin": "fmin",
+    **dict.fromkeys(["TrialsDontFit", "add_points", "import_trials"], "importing"),
+    **dict.fromkeys(["SearchState", "load"], "search_state"),
+}
 
-__all__ = [
-    "CheckpointCorrupt",
-    "CheckpointError",
-    "CheckpointLocked",
-    "CheckpointNotFound",
-    "CheckpointVersionError",
-    "CheckpointWriteError",
-    "ObjectiveAlwaysFails",
-    "ResumableOptError",
-    "SearchInterrupted",
-    "SearchState",
-    "SeedMismatch",
-    "SpaceMismatch",
-    "TrialsDontFit",
-    "VerifyReport",
-    "__version__",
-    "add_points",
-    "fmin",
-    "import_trials",
-    "load",
-    "minimize",
-    "recover",
-    "verify",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule resumable_opt.fmin sets the package's
+        # attribute "fmin" to that module: the name stays the function.
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            value = getattr(value, name, value)
+        super().__setattr__(name, value)
+
+
+def _import_package(name: str) -> types.ModuleType:
+    return importlib.import_module(name)
+
+
+sys.modules[__name__].__class__ = _Package
+# Pickled by reference, as pickle and cloudpickle do for a plain module (the
+# objective of a test or a notebook may refer to ``resumable_opt``).
+copyreg.pickle(_Package, lambda package: (_import_package, (package.__name__,)))
+
+if TYPE_CHECKING:
+    from .checkpoint.recovery import VerifyReport, recover, verify
+    from .errors import (
+        CheckpointCorrupt,
+        CheckpointError,
+        CheckpointLocked,
+        CheckpointNotFound,
+        CheckpointVersionError,
+        CheckpointWriteError,
+        ObjectiveAlwaysFails,
+        ResumableOptError,
+        SearchInterrupted,
+        SeedMismatch,
+        SpaceMismatch,
+    )
+    from .fmin import fmin
+    from .importing import TrialsDontFit, add_points, import_trials
+    from .runner import minimize
+    from .search_state import SearchState, load
