@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
@@ -76,6 +77,10 @@ def _ensure_fork_server() -> None:
     blocked: it keeps them blocked, and the workers it forks inherit that."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
     try:
+        # The fork server starts multiprocessing's resource tracker first, which
+        # unblocks SIGINT and SIGTERM once it has started: so start it here.
+        multiprocessing.resource_tracker.ensure_running()
+        signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
         multiprocessing.forkserver.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
