@@ -73,27 +73,34 @@ def _import_package(name: str) -> types.ModuleType:
     return importlib.import_module(name)
 
 
+def _reduce_package(package: types.ModuleType) -> tuple[Any, tuple[str]]:
+    return _import_package, (package.__name__,)
+
+
 sys.modules[__name__].__class__ = _Package
 # Pickled by reference, as pickle and cloudpickle do for a plain module (the
 # objective of a test or a notebook may refer to ``resumable_opt``).
-copyreg.pickle(_Package, lambda package: (_import_package, (package.__name__,)))
+copyreg.pickle(_Package, _reduce_package)
 
-if TYPE_CHECKING:
-    from .checkpoint.recovery import VerifyReport, recover, verify
-    from .errors import (
-        CheckpointCorrupt,
-        CheckpointError,
-        CheckpointLocked,
-        CheckpointNotFound,
-        CheckpointVersionError,
-        CheckpointWriteError,
-        ObjectiveAlwaysFails,
-        ResumableOptError,
-        SearchInterrupted,
-        SeedMismatch,
-        SpaceMismatch,
-    )
-    from .fmin import fmin
-    from .importing import TrialsDontFit, add_points, import_trials
-    from .runner import minimize
-    from .search_state import SearchState, load
+if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
+    from .checkpoint.recovery import VerifyReport as VerifyReport
+    from .checkpoint.recovery import recover as recover
+    from .checkpoint.recovery import verify as verify
+    from .errors import CheckpointCorrupt as CheckpointCorrupt
+    from .errors import CheckpointError as CheckpointError
+    from .errors import CheckpointLocked as CheckpointLocked
+    from .errors import CheckpointNotFound as CheckpointNotFound
+    from .errors import CheckpointVersionError as CheckpointVersionError
+    from .errors import CheckpointWriteError as CheckpointWriteError
+    from .errors import ObjectiveAlwaysFails as ObjectiveAlwaysFails
+    from .errors import ResumableOptError as ResumableOptError
+    from .errors import SearchInterrupted as SearchInterrupted
+    from .errors import SeedMismatch as SeedMismatch
+    from .errors import SpaceMismatch as SpaceMismatch
+    from .fmin import fmin as fmin
+    from .importing import TrialsDontFit as TrialsDontFit
+    from .importing import add_points as add_points
+    from .importing import import_trials as import_trials
+    from .runner.minimize import minimize as minimize
+    from .search_state import SearchState as SearchState
+    from .search_state import load as load

@@ -28,9 +28,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 #: Ctrl-C, a polite kill (and systemd, Slurm, Kubernetes, ``timeout``), and a
 #: hang-up (SSH connection dropped, terminal or tmux session closed).

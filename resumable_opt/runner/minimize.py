@@ -7,10 +7,10 @@ import inspect
 import secrets
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import cloudpickle
 import hyperopt
@@ -28,7 +28,6 @@ from ..interrupts import Interrupt, InterruptGuard, signal_name, tell
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
-
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -328,6 +327,7 @@ def run_search(
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard)
+        store = CheckpointStore(path)
+        run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard)
         run.execute()
         return SearchState(path, data)

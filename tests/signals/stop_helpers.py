@@ -61,7 +61,13 @@ def start(args: list, cwd: Path | None = None, env: dict | None = None) -> subpr
     """A process leading a process group of its own: ``os.killpg`` then reaches it
     and every process it started, as Ctrl-C or a hang-up in a terminal does."""
     return subprocess.Popen(
-        list(map(str, args)), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        list(map(str, args)),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 

@@ -67,7 +67,14 @@ def main() -> None:
     args = parser.parse_args()
     import resumable_opt
 
-    resumable_opt.minimize(SwallowingObjective(args.log, args.mode), SPACES["mixed"](), args.checkpoint, args.max_evals, seed=7, n_jobs=args.n_jobs)
+    resumable_opt.minimize(
+        SwallowingObjective(args.log, args.mode),
+        SPACES["mixed"](),
+        args.checkpoint,
+        args.max_evals,
+        seed=7,
+        n_jobs=args.n_jobs,
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 
-import resumable_opt
 from stop_helpers import TESTS, Terminal, env_with_path, lines, owner_pid, process_gone, start, wait_until
+
+import resumable_opt
 
 SEARCH = TESTS / "searches.py"
 POOL_SEARCH = TESTS / "evaluation" / "pool_search.py"
@@ -20,7 +21,7 @@ def test_sighup_saves_and_exits_129_and_hang_ups_are_not_deaths_of_the_trial(tmp
     ckpt, log = tmp_path / "h.ckpt", tmp_path / "calls.jsonl"
     for hang_up in range(4):  # one more than max_attempts
         process = start([sys.executable, SEARCH, ckpt, 5, "--delay", 60, "--log", log], env=env_with_path())
-        wait_until(lambda: len(lines(log)) == hang_up + 1, what="an evaluation", proc=process)
+        wait_until(lambda n=hang_up + 1: len(lines(log)) == n, what="an evaluation", proc=process)
         process.send_signal(signal.SIGHUP)
         out, err = process.communicate(timeout=60)
         assert process.returncode == 129, err
@@ -41,13 +42,15 @@ def test_stops_with_more_trials_waiting_than_running_do_not_count_toward_max_att
     """Two trials waiting to be run again, one run at a time: Ctrl-C during the
     first must not count as an attempt of the second, which was waiting."""
     ckpt, log = tmp_path / "w.ckpt", tmp_path / "calls.jsonl"
-    process = start([sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 60], env=env_with_path())
+    process = start(
+        [sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 60], env=env_with_path()
+    )
     wait_until(lambda: len(lines(log)) == 2, what="two evaluations", proc=process)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130
     for stop in range(3):
         process = start([sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--delay", 60], env=env_with_path())
-        wait_until(lambda: len(lines(log)) == 3 + stop, what="an evaluation", proc=process)
+        wait_until(lambda n=3 + stop: len(lines(log)) == n, what="an evaluation", proc=process)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
         assert process.returncode == 130, err
@@ -67,7 +70,7 @@ def hang_up_a_terminal_running(tmp_path, ckpt, args, evaluations):
     terminal.run(args)
     wait_until(lambda: len(lines(log)) >= before + evaluations, what=f"{evaluations} evaluations")
     runner = owner_pid(ckpt)
-    workers = [json.loads(line)["pid"] for line in lines(log)[before:] if line.startswith("{\"params\"")]
+    workers = [json.loads(line)["pid"] for line in lines(log)[before:] if line.startswith('{"params"')]
     terminal.hang_up()
     wait_until(lambda: process_gone(runner), 60, "the runner to stop")
     return runner, workers, terminal
@@ -76,7 +79,7 @@ def hang_up_a_terminal_running(tmp_path, ckpt, args, evaluations):
 def test_closing_the_terminal_stops_the_run_cleanly(tmp_path):
     ckpt = tmp_path / "t.ckpt"
     log = tmp_path / "calls.jsonl"
-    for hang_up in range(3):
+    for _ in range(3):
         hang_up_a_terminal_running(tmp_path, ckpt, [sys.executable, SEARCH, ckpt, 5, "--delay", 60, "--log", log], 1)
         state = resumable_opt.load(ckpt)
         assert state.runs[-1].outcome == "interrupted by SIGHUP", "the run saved and recorded its end"
@@ -93,12 +96,14 @@ def test_closing_the_terminal_with_worker_processes_lets_the_runner_decide(tmp_p
     the runner stops them itself, and releases their trials."""
     ckpt = tmp_path / "p.ckpt"
     log = tmp_path / "calls.jsonl"
-    for hang_up in range(3):
-        runner, workers, _ = hang_up_a_terminal_running(tmp_path, ckpt, [sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 60], 2)
+    for _ in range(3):
+        runner, workers, _ = hang_up_a_terminal_running(
+            tmp_path, ckpt, [sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 60], 2
+        )
         state = resumable_opt.load(ckpt)
         assert state.runs[-1].outcome == "interrupted by SIGHUP"
         assert state.n_pending == 2 and state.n_failed == 0
-        wait_until(lambda: all(process_gone(pid) for pid in workers), 30, "the runner to stop its workers")
+        wait_until(lambda pids=workers: all(map(process_gone, pids)), 30, "the runner to stop its workers")
     done = start([sys.executable, POOL_SEARCH, ckpt, 6, "--log", log, "--n-jobs", 2], env=env_with_path())
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
@@ -108,7 +113,9 @@ def test_closing_the_terminal_with_worker_processes_lets_the_runner_decide(tmp_p
 
 def test_worker_processes_leave_the_terminals_process_group(tmp_path):
     ckpt, log = tmp_path / "g.ckpt", tmp_path / "calls.jsonl"
-    process = start([sys.executable, POOL_SEARCH, ckpt, 4, "--log", log, "--n-jobs", 2, "--delay", 60], env=env_with_path())
+    process = start(
+        [sys.executable, POOL_SEARCH, ckpt, 4, "--log", log, "--n-jobs", 2, "--delay", 60], env=env_with_path()
+    )
     wait_until(lambda: len(lines(log)) == 2, what="two evaluations", proc=process)
     workers = [json.loads(line)["pid"] for line in lines(log)]
     for pid in workers:

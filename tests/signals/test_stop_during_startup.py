@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
+from stop_helpers import EXIT, blocking_import, env_with_path, process_gone, release, start, wait_until
 
 import resumable_opt
-from stop_helpers import EXIT, blocking_import, env_with_path, process_gone, release, start, wait_until
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
@@ -30,19 +30,27 @@ def snapshot_of(folder):
 def finished_demo(tmp_path_factory):
     """A folder with a demo search of 3 trials, the checkpoint a stopped command must not touch."""
     folder = tmp_path_factory.mktemp("demo")
-    done = start(["resumable-opt", "demo", "--max-evals", "3", "--delay", "0", "--quiet"], cwd=folder, env=env_with_path())
+    done = start(
+        ["resumable-opt", "demo", "--max-evals", "3", "--delay", "0", "--quiet"], cwd=folder, env=env_with_path()
+    )
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
     return folder
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-@pytest.mark.parametrize("command", [["resumable-opt"], [sys.executable, "-m", "resumable_opt"]], ids=["console-script", "python-m"])
+@pytest.mark.parametrize(
+    "command", [["resumable-opt"], [sys.executable, "-m", "resumable_opt"]], ids=["console-script", "python-m"]
+)
 def test_a_stop_while_the_command_imports_hyperopt_is_one_line(tmp_path, finished_demo, command, signum):
     work = tmp_path / "work"
     folder, marker = blocking_import(tmp_path / "block", "hyperopt")
     before = snapshot_of(finished_demo)
-    process = start([*command, "resume", finished_demo / "checkpoints" / "demo.ckpt", "--max-evals", "6"], env=env_with_path(folder, BLOCKING_IMPORT_MARKER=str(marker)), cwd=finished_demo)
+    process = start(
+        [*command, "resume", finished_demo / "checkpoints" / "demo.ckpt", "--max-evals", "6"],
+        env=env_with_path(folder, BLOCKING_IMPORT_MARKER=str(marker)),
+        cwd=finished_demo,
+    )
     wait_until(marker.exists, what="the command to import hyperopt", proc=process)
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)
@@ -83,13 +91,20 @@ print("finished")
 def test_a_stop_while_minimize_unpickles_the_stored_objective_leaves_the_checkpoint_untouched(tmp_path, signum):
     (tmp_path / "userobjective.py").write_text(USER_MODULE)
     ckpt = tmp_path / "user.ckpt"
-    create = "import resumable_opt, userobjective\nfrom hyperopt import hp\nresumable_opt.minimize(userobjective.Objective(), {'x': hp.uniform('x', 0, 1)}, 'user.ckpt', 3, seed=1, progress=False)"
+    create = (
+        "import resumable_opt, userobjective\nfrom hyperopt import hp\n"
+        "resumable_opt.minimize(userobjective.Objective(), {'x': hp.uniform('x', 0, 1)}, 'user.ckpt', 3, seed=1)"
+    )
     done = start([sys.executable, "-c", create], cwd=tmp_path, env=env_with_path(tmp_path))
     assert done.communicate(timeout=120) and done.returncode == 0
     before = snapshot_of(tmp_path)
 
     marker = tmp_path / "imported"
-    process = start([sys.executable, "-c", RESUME_FROM_PYTHON, ckpt], cwd=tmp_path, env=env_with_path(tmp_path, USER_MODULE_MARKER=str(marker)))
+    process = start(
+        [sys.executable, "-c", RESUME_FROM_PYTHON, ckpt],
+        cwd=tmp_path,
+        env=env_with_path(tmp_path, USER_MODULE_MARKER=str(marker)),
+    )
     wait_until(marker.exists, what="minimize to unpickle the stored objective", proc=process)
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)
@@ -132,13 +147,23 @@ def test_a_stop_to_the_process_group_while_worker_processes_start_is_one_line(tm
     env = env_with_path(folder, BLOCKING_IMPORT_MARKER=str(marker), BLOCKING_IMPORT_ONLY_IN_FORK_SERVER="1")
     # stderr in a file: what is there when the runner has exited is what the user saw at the prompt.
     with open(tmp_path / "stderr", "w") as stderr:
-        process = subprocess.Popen([sys.executable, str(script), str(ckpt)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(ckpt)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
         wait_until(marker.exists, what="the fork server to import hyperopt", proc=process)
         fork_server = int(marker.read_text())
         os.killpg(process.pid, signum)
         assert process.wait(timeout=60) == EXIT[signum], (tmp_path / "stderr").read_text()
-        assert (tmp_path / "stderr").read_text() == f"Stopped by {signal.Signals(signum).name} before the search started; {ckpt} was not changed.\n"
+        assert (
+            (tmp_path / "stderr").read_text()
+            == f"Stopped by {signal.Signals(signum).name} before the search started; {ckpt} was not changed.\n"
+        )
         assert not process_gone(fork_server), "the signal to the process group did not kill the fork server"
         assert not ckpt.exists()
     finally:

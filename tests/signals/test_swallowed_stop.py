@@ -8,9 +8,9 @@ import signal
 import sys
 
 import pytest
+from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 import resumable_opt
-from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 SCRIPT = HERE / "swallowing_search.py"
 
@@ -37,6 +37,7 @@ def resume_and_check_the_point_is_run_again(ckpt, log):
 @pytest.mark.parametrize(
     "mode, signum",
     [("return", signal.SIGINT), ("raise", signal.SIGTERM), ("continue", signal.SIGHUP), ("return", signal.SIGHUP)],
+    ids=["return-INT", "raise-TERM", "continue-HUP", "return-HUP"],
 )
 def test_a_stop_the_objective_swallows_still_stops_the_run_and_the_point_runs_again(tmp_path, mode, signum):
     ckpt, log = tmp_path / "s.ckpt", tmp_path / "calls.jsonl"
@@ -57,6 +58,7 @@ def test_a_stop_the_objective_swallows_still_stops_the_run_and_the_point_runs_ag
 @pytest.mark.parametrize(
     "first, second",
     [(signal.SIGINT, signal.SIGINT), (signal.SIGHUP, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)],
+    ids=["INT-INT", "HUP-TERM", "TERM-INT"],
 )
 def test_a_further_signal_stops_an_objective_that_swallows_everything_at_once(tmp_path, first, second):
     ckpt, log = tmp_path / "s.ckpt", tmp_path / "calls.jsonl"
