@@ -88,6 +88,7 @@ def test_same_trials_as_hyperopt_with_an_interruption(tmp_path, algo_name, space
     assert state.decoded(state.best_trial) == decoded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("space_name", "algo_name", "signum"),
     [("nested", "tpe_partial", signal.SIGKILL), ("normals", "anneal", signal.SIGTERM), ("choices", "mix", signal.SIGINT)],
@@ -119,6 +120,7 @@ def test_child_process_killed_then_resumed_equals_hyperopt(tmp_path, space_name,
     assert len(set(calls)) == n and len(calls) in (n, n + 1)
 
 
+@pytest.mark.slow
 def test_space_check_across_processes(tmp_path):
     """A space rebuilt in another process (new objects, other hash seed) is the same space;
     a changed one is refused there with what changed."""

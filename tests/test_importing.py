@@ -111,6 +111,7 @@ def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_import_command(tmp_path, pickled):
     (tmp_path / "myspace.py").write_text(FILE_SPACE)
     ckpt = tmp_path / "cli.ckpt"
@@ -155,6 +156,7 @@ def test_added_points_are_evaluated_first_when_the_search_goes_on(tmp_path):
     assert ckpt.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_add_points_command_and_lock(tmp_path, start_search):
     ckpt = tmp_path / "search.ckpt"
     log = tmp_path / "calls.jsonl"

@@ -11,6 +11,9 @@ from hyperopt import hp
 import resumable_opt
 import torture
 
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 
 def test_a_file_size_limit_stops_the_run_cleanly_and_keeps_every_trial(tmp_path):
     figures = torture.size_limit_torture(tmp_path, torture.QUICK)

@@ -6,7 +6,11 @@ announced as finished by the run) is lost or changed, and at the end that
 the search equals an uninterrupted one with the same seed.
 """
 
+import pytest
 import torture
+
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
 
 
 def test_sigkill_at_random_moments_never_loses_a_trial(tmp_path):

@@ -17,6 +17,9 @@ from resumable_opt.checkpoint.lock import lock_path, owner_path
 from resumable_opt.reporting.best_file import best_file_path
 from searches import SPACES
 
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 
 def test_a_second_runner_is_refused_within_a_second_and_readers_never_block(tmp_path):
     ckpt = tmp_path / "search.ckpt"

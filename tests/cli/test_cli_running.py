@@ -1,5 +1,6 @@
 """Every command on a search that is running: it answers, and the run goes on undisturbed."""
 
+import pytest
 import csv
 import json
 import socket
@@ -9,6 +10,9 @@ import time
 import resumable_opt
 from cli_helpers import assert_one_line_error, cli, cli_all, json_rows
 from searches import loss_of
+
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
 
 
 def wait_for(condition, timeout=60.0):

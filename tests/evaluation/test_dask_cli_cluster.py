@@ -15,6 +15,9 @@ import pytest
 import resumable_opt
 from parallel_helpers import calls, pool_search, process_gone, run_pool_search, wait_until  # noqa: F401
 
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 TESTS = Path(__file__).parent.parent

@@ -13,6 +13,9 @@ from parallel_helpers import calls, wait_until
 from pool_search import PidLoggingObjective
 from searches import SPACES
 
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -8,6 +8,9 @@ import pytest
 import resumable_opt
 from parallel_helpers import calls, pool_search, process_gone, run_pool_search, wait_until  # noqa: F401
 
+# Real processes, clusters or signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 

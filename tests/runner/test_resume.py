@@ -19,6 +19,7 @@ def reference_history(tmp_path, seed=7):
     return history(resumable_opt.load(tmp_path / "reference.ckpt").trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_many_times_then_resumed_equals_uninterrupted(tmp_path, ckpt, start_search, signum):
     expected = reference_history(tmp_path)
@@ -65,6 +66,7 @@ def test_ctrl_c_reports_and_the_interrupted_point_is_run_again(tmp_path, ckpt, s
     assert resumable_opt.load(ckpt).n_finished == 2
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_while_saving_does_not_damage(tmp_path, ckpt, start_search):
     expected = reference_history(tmp_path)
     log = tmp_path / "calls.jsonl"
