@@ -9,9 +9,13 @@ import os
 import signal
 import sys
 
+import pytest
 from stop_helpers import TESTS, Terminal, env_with_path, lines, owner_pid, process_gone, start, wait_until
 
 import resumable_opt
+
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
 
 SEARCH = TESTS / "searches.py"
 POOL_SEARCH = TESTS / "evaluation" / "pool_search.py"

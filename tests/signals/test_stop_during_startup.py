@@ -126,6 +126,9 @@ import sys
 from hyperopt import hp
 import resumable_opt
 
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 def objective(params):
     return params["x"] ** 2
 

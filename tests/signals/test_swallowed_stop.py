@@ -12,6 +12,9 @@ from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 import resumable_opt
 
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 SCRIPT = HERE / "swallowing_search.py"
 
 

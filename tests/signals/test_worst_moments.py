@@ -68,6 +68,9 @@ import concurrent.futures as cf, os, sys, threading, time
 from hyperopt import hp
 import resumable_opt
 
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 marker = sys.argv[2]
 
 class SlowToCancel(cf.Future):
