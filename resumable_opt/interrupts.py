@@ -69,7 +69,8 @@ class InterruptGuard:
     Re-entrant: entering a guard that is already installed (``minimize``
     installs it, the run enters it again) changes nothing.  Handlers can only
     be set from the main thread; elsewhere the guard does nothing and the
-    process keeps its own handling of signals.
+    process keeps its own handling of signals.  A signal the process ignores
+    when the guard is installed (under ``nohup``) stays ignored.
     """
 
     #: The guard whose handlers are installed, if any (main thread only).
@@ -87,6 +88,7 @@ class InterruptGuard:
         self._entered = 0
         self._previous: dict[int, Any] = {}
         self._outer: InterruptGuard | None = None
+        self._in_main_thread = False
 
     @classmethod
     def installed(cls) -> InterruptGuard | None:
@@ -97,13 +99,18 @@ class InterruptGuard:
         self._entered += 1
         if self._entered == 1 and threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+                # An ignored signal stays ignored: ``nohup`` (SIGHUP), a
+                # background job of a script (SIGINT) asked for exactly that.
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
             self._outer, InterruptGuard._installed = InterruptGuard._installed, self
+            self._in_main_thread = True
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._entered -= 1
-        if self._entered == 0 and self._previous:
+        if self._entered == 0 and self._in_main_thread:
+            self._in_main_thread = False
             InterruptGuard._installed, self._outer = self._outer, None
             for signum, handler in self._previous.items():
                 # None: a handler set outside Python, which cannot be put back.

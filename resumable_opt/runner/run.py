@@ -335,14 +335,16 @@ class Run:
         first signal, whatever the code that was running would do next."""
         first = self.guard.received or signum
         self.guard.acknowledge()
-        self._end(f"interrupted by {signal_name(first)}", at_once=True)
-        self._report_interrupted()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, RuntimeError, ValueError):
-                pass
-        os._exit(exit_status(first))
+        try:
+            self._end(f"interrupted by {signal_name(first)}", at_once=True)
+            self._report_interrupted()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, RuntimeError, ValueError):
+                    pass
+        finally:
+            os._exit(exit_status(first))
 
     def _why_no_more(self) -> str:
         if self.stopped_because:

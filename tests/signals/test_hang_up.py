@@ -130,3 +130,56 @@ def test_worker_processes_leave_the_terminals_process_group(tmp_path):
     assert "worker was lost" not in err and "Traceback" not in err
     state = resumable_opt.load(ckpt)
     assert state.runs[-1].outcome == "interrupted by SIGHUP" and state.n_pending == 2
+
+
+def test_under_nohup_a_hang_up_is_ignored_as_asked(tmp_path):
+    ckpt, log = tmp_path / "n.ckpt", tmp_path / "calls.jsonl"
+    process = start(["nohup", sys.executable, SEARCH, ckpt, 4, "--delay", 0.5, "--log", log], env=env_with_path())
+    wait_until(lambda: len(lines(log)) == 1, what="an evaluation", proc=process)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert resumable_opt.load(ckpt).n_finished == 4
+
+
+DASK_SEARCH = """
+import json, os, sys, time
+from distributed import Client, LocalCluster
+from hyperopt import hp
+import resumable_opt
+
+def objective(params):
+    with open(sys.argv[2], "a") as log:
+        log.write(json.dumps({"pid": os.getpid()}) + "\\n")
+    time.sleep(float(sys.argv[3]))
+    return params["x"] ** 2
+
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            resumable_opt.minimize(objective, {"x": hp.uniform("x", -1, 1)}, sys.argv[1], 4, seed=1, executor=client)
+"""
+
+
+def test_a_hang_up_of_the_whole_job_with_a_dask_cluster_is_never_a_death_of_the_trials(tmp_path):
+    """The user's own LocalCluster is in the terminal's process group, and its
+    workers may die of the SIGHUP before the runner acts on it: whatever they
+    report after the stop is not counted as a lost worker."""
+    pytest.importorskip("distributed")
+    ckpt, log = tmp_path / "d.ckpt", tmp_path / "calls.jsonl"
+    script = tmp_path / "dask_search.py"
+    script.write_text(DASK_SEARCH)
+    for hang_up in range(3):
+        process = start([sys.executable, script, ckpt, log, 60], env=env_with_path(), cwd=tmp_path)
+        wait_until(lambda n=2 * (hang_up + 1): len(lines(log)) >= n, 120, "two evaluations", proc=process)
+        os.killpg(process.pid, signal.SIGHUP)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 129, err
+        state = resumable_opt.load(ckpt)
+        assert state.runs[-1].outcome == "interrupted by SIGHUP"
+        assert state.n_failed == 0 and not any(state.attempts.values()), state.attempts
+    done = start([sys.executable, script, ckpt, log, 0], env=env_with_path(), cwd=tmp_path)
+    out, err = done.communicate(timeout=180)
+    assert done.returncode == 0, err
+    state = resumable_opt.load(ckpt)
+    assert state.n_finished == 4 and state.n_failed == 0
