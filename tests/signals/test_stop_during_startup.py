@@ -18,6 +18,9 @@ from stop_helpers import EXIT, blocking_import, env_with_path, process_gone, rel
 
 import resumable_opt
 
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
@@ -126,8 +129,6 @@ import sys
 from hyperopt import hp
 import resumable_opt
 
-# Real processes and real signals: seconds per test; .ci/run runs these once.
-pytestmark = pytest.mark.slow
 
 def objective(params):
     return params["x"] ** 2
@@ -159,7 +160,8 @@ def test_a_stop_to_the_process_group_while_worker_processes_start_is_one_line(tm
             start_new_session=True,
         )
     try:
-        wait_until(marker.exists, what="the fork server to import hyperopt", proc=process)
+        wait_until(lambda: marker.exists() or process.poll() is not None, what="the fork server to import hyperopt")
+        assert process.poll() is None, (tmp_path / "stderr").read_text()
         fork_server = int(marker.read_text())
         os.killpg(process.pid, signum)
         assert process.wait(timeout=60) == EXIT[signum], (tmp_path / "stderr").read_text()

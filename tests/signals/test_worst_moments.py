@@ -16,6 +16,9 @@ from stop_helpers import EXIT, env_with_path, release, start, wait_until
 
 import resumable_opt
 
+# Real processes and real signals: seconds per test; .ci/run runs these once.
+pytestmark = pytest.mark.slow
+
 WHILE_A_TRIAL_IS_SAVED = """
 import os, sys, time
 from hyperopt import hp
@@ -68,8 +71,6 @@ import concurrent.futures as cf, os, sys, threading, time
 from hyperopt import hp
 import resumable_opt
 
-# Real processes and real signals: seconds per test; .ci/run runs these once.
-pytestmark = pytest.mark.slow
 
 marker = sys.argv[2]
 
