@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HYPEROPT_METHODS = ["fmin", "fmin+save", "resumable"]
 OPTUNA_METHODS = ["optuna-journal", "optuna-sqlite"]
@@ -94,8 +94,16 @@ def run_one(method: str, n: int, folder: Path) -> dict:
         trials = Trials()
         save = str(folder / "trials.pkl") if method == "fmin+save" else ""
         started = time.perf_counter()
-        fmin(hyperopt_objective, space, tpe.suggest, n, trials=trials, rstate=np.random.default_rng(SEED),
-             show_progressbar=False, trials_save_file=save)
+        fmin(
+            hyperopt_objective,
+            space,
+            tpe.suggest,
+            n,
+            trials=trials,
+            rstate=np.random.default_rng(SEED),
+            show_progressbar=False,
+            trials_save_file=save,
+        )
         seconds = time.perf_counter() - started
         result["plain_pickle_bytes"] = _plain_pickle_size(trials)
         result["best_loss"] = min(trials.losses())
@@ -192,7 +200,9 @@ def build_checkpoint(n: int, folder: Path) -> dict:
     import resumable_opt
 
     path = folder / "resume.ckpt"
-    state = resumable_opt.minimize(hyperopt_objective, hyperopt_space(), path, n, algo=rand.suggest, seed=SEED, progress=False)
+    state = resumable_opt.minimize(
+        hyperopt_objective, hyperopt_space(), path, n, algo=rand.suggest, seed=SEED, progress=False
+    )
     pickled = folder / "resume.trials.pkl"
     pickled.write_bytes(pickle.dumps(state.trials, protocol=pickle.HIGHEST_PROTOCOL))
     return {"checkpoint": str(path), "pickle": str(pickled)}
@@ -310,10 +320,10 @@ def load_average() -> str:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table (readable as plain text too)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)) + " |"
+        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
 
     return "\n".join([line(header), "|" + "|".join("-" * (width + 2) for width in widths) + "|", *map(line, rows)])
 
@@ -328,7 +338,7 @@ def benchmark_searches(methods: list[str], sizes: list[int], repeats: int, scrat
     for n in sizes:
         for repeat in range(repeats):
             # Alternate the order: rotate by one each repeat, reversed every other one.
-            order = methods[repeat % len(methods):] + methods[: repeat % len(methods)]
+            order = methods[repeat % len(methods) :] + methods[: repeat % len(methods)]
             if repeat % 2:
                 order.reverse()
             for method in order:
@@ -339,8 +349,11 @@ def benchmark_searches(methods: list[str], sizes: list[int], repeats: int, scrat
                 answer["fdatasync_ms"] = probe * 1000
                 shutil.rmtree(folder)
                 results[method, n].append(answer)
-                print(f"  n={n} repeat {repeat + 1}/{repeats} {method:15} {answer['seconds'] / n * 1000:7.2f} ms/trial",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  n={n} repeat {repeat + 1}/{repeats} {method:15} {answer['seconds'] / n * 1000:7.2f} ms/trial",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return results
 
 
@@ -353,19 +366,31 @@ def search_table(results: dict, methods: list[str], sizes: list[int]) -> str:
             seconds = median_of(runs, "seconds")
             file_bytes = median_of(runs, "file_bytes")
             plain = median_of(results["fmin", n], "plain_pickle_bytes") if baseline else None
-            rows.append([
-                str(n),
-                method,
-                f"{seconds / n * 1000:.2f}",
-                f"{seconds / baseline:.2f}x" if baseline else "-",
-                f"{min(run['seconds'] for run in runs) / n * 1000:.2f}-{max(run['seconds'] for run in runs) / n * 1000:.2f}",
-                "-" if file_bytes is None else f"{file_bytes / n:.0f}",
-                "-" if file_bytes is None or not plain else f"{file_bytes / plain:.2f}x",
-                f"{median_of(runs, 'peak_rss_mb'):.0f}",
-                f"{median_of(runs, 'fdatasync_ms'):.2f}",
-            ])
-    header = ["trials", "method", "ms/trial", "vs fmin", "range ms/trial", "bytes/trial on disk", "vs pickle", "peak RSS MB",
-              "fdatasync ms"]
+            rows.append(
+                [
+                    str(n),
+                    method,
+                    f"{seconds / n * 1000:.2f}",
+                    f"{seconds / baseline:.2f}x" if baseline else "-",
+                    f"{min(run['seconds'] for run in runs) / n * 1000:.2f}"
+                    f"-{max(run['seconds'] for run in runs) / n * 1000:.2f}",
+                    "-" if file_bytes is None else f"{file_bytes / n:.0f}",
+                    "-" if file_bytes is None or not plain else f"{file_bytes / plain:.2f}x",
+                    f"{median_of(runs, 'peak_rss_mb'):.0f}",
+                    f"{median_of(runs, 'fdatasync_ms'):.2f}",
+                ]
+            )
+    header = [
+        "trials",
+        "method",
+        "ms/trial",
+        "vs fmin",
+        "range ms/trial",
+        "bytes/trial on disk",
+        "vs pickle",
+        "peak RSS MB",
+        "fdatasync ms",
+    ]
     return table(header, rows)
 
 
@@ -373,13 +398,21 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_main(sys.argv[2:])
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000], help="numbers of trials (default: 1000 3000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 3000], help="numbers of trials (default: 1000 3000)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each search, for medians (default: 3)")
-    parser.add_argument("--resume-trials", type=int, default=5000, help="trials in the checkpoint that is resumed (default: 5000)")
+    parser.add_argument(
+        "--resume-trials", type=int, default=5000, help="trials in the checkpoint that is resumed (default: 5000)"
+    )
     parser.add_argument("--resume-repeats", type=int, default=5, help="resumes to time (default: 5)")
     parser.add_argument("--methods", nargs="+", choices=HYPEROPT_METHODS + OPTUNA_METHODS, help="run only these")
-    parser.add_argument("--quick", action="store_true", help="a quick look: 200 and 500 trials, 2 repeats, resume of 1000")
+    parser.add_argument(
+        "--quick", action="store_true", help="a quick look: 200 and 500 trials, 2 repeats, resume of 1000"
+    )
     parser.add_argument("--scratch", type=Path, help="folder for the files (default: a temporary folder)")
     options = parser.parse_args()
     if options.quick:
@@ -387,7 +420,9 @@ def main() -> None:
 
     methods = options.methods or HYPEROPT_METHODS + OPTUNA_METHODS
     if optuna_version() is None and any(method in OPTUNA_METHODS for method in methods):
-        print("Optuna is not installed: skipping optuna-journal and optuna-sqlite (pip install optuna to include them).")
+        print(
+            "Optuna is not installed: skipping optuna-journal and optuna-sqlite (pip install optuna to include them)."
+        )
         methods = [method for method in methods if method not in OPTUNA_METHODS]
     if "fmin" not in methods:
         methods.insert(0, "fmin")  # the baseline of every ratio
@@ -396,32 +431,54 @@ def main() -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     print("\n".join(machine()))
     print(f"command: {' '.join(['python', 'benchmarks/checkpoint_cost.py', *sys.argv[1:]])}")
-    print(f"load average at start: {load_average()}; "
-          f"append + fdatasync here: {fdatasync_latency(scratch) * 1000:.2f} ms (median of 200)")
-    print(f"objective: 3 parameters (uniform, loguniform, choice), TPE, seed {SEED}; "
-          f"medians of {options.repeats} runs, each in a fresh process\n", flush=True)
+    print(
+        f"load average at start: {load_average()}; "
+        f"append + fdatasync here: {fdatasync_latency(scratch) * 1000:.2f} ms (median of 200)"
+    )
+    print(
+        f"objective: 3 parameters (uniform, loguniform, choice), TPE, seed {SEED}; "
+        f"medians of {options.repeats} runs, each in a fresh process\n",
+        flush=True,
+    )
 
     results = benchmark_searches(methods, options.sizes, options.repeats, scratch)
     print(search_table(results, methods, options.sizes))
-    print("\n(bytes/trial on disk: the file once the search is over; vs pickle: against a plain pickle of the same Trials;\n"
-          " fdatasync ms: median latency of an append + fdatasync measured just before each run)\n")
+    print(
+        "\n(bytes/trial on disk: the file once the search is over;"
+        " vs pickle: against a plain pickle of the same Trials;\n"
+        " fdatasync ms: median latency of an append + fdatasync measured just before each run)\n"
+    )
 
     size_rows = []
     if "resumable" in methods:
         for n in options.sizes:
             sizes = in_child("sizes", str(n), str(Path(tempfile.mkdtemp(dir=scratch))))
-            size_rows.append([
-                str(n),
-                f"{sizes['final_bytes']:,} ({sizes['final_ratio']:.2f}x)",
-                f"{sizes['largest_bytes']:,}",
-                f"{sizes['worst_ratio']:.2f}x at trial {sizes['worst_at']}",
-                "-" if sizes["worst_past_floor_at"] is None
-                else f"{sizes['worst_ratio_past_floor']:.2f}x at trial {sizes['worst_past_floor_at']}",
-                f"{sizes['backup_bytes']:,}",
-            ])
+            size_rows.append(
+                [
+                    str(n),
+                    f"{sizes['final_bytes']:,} ({sizes['final_ratio']:.2f}x)",
+                    f"{sizes['largest_bytes']:,}",
+                    f"{sizes['worst_ratio']:.2f}x at trial {sizes['worst_at']}",
+                    "-"
+                    if sizes["worst_past_floor_at"] is None
+                    else f"{sizes['worst_ratio_past_floor']:.2f}x at trial {sizes['worst_past_floor_at']}",
+                    f"{sizes['backup_bytes']:,}",
+                ]
+            )
         print("resumable_opt checkpoint size against a plain pickle of the same Trials:")
-        print(table(["trials", "after the run", "largest mid-run", "worst mid-run", "worst once the pickle > 64 KiB",
-                     "NAME.bak after the run"], size_rows))
+        print(
+            table(
+                [
+                    "trials",
+                    "after the run",
+                    "largest mid-run",
+                    "worst mid-run",
+                    "worst once the pickle > 64 KiB",
+                    "NAME.bak after the run",
+                ],
+                size_rows,
+            )
+        )
         print()
 
         folder = Path(tempfile.mkdtemp(dir=scratch))
@@ -435,15 +492,31 @@ def main() -> None:
                 timings[what].append(in_child(what, str(copy), built["pickle"], str(options.resume_trials)))
         size = os.path.getsize(built["checkpoint"])
         plain = os.path.getsize(built["pickle"])
-        print(f"a {options.resume_trials}-trial checkpoint ({size:,} bytes, {size / plain:.2f}x a plain pickle of its Trials, "
-              f"{plain:,} bytes), medians of {options.resume_repeats}, each in a fresh process:")
-        print(table(["what", "seconds"], [
-            ["resume: read the checkpoint + first new point asked (TPE)", f"{median_of(timings['resume'], 'seconds'):.3f}"],
-            ["resumable_opt.load()", f"{median_of(timings['load'], 'seconds'):.3f}"],
-            ["pickle.load of the same Trials (for reference)", f"{median_of(timings['pickle'], 'seconds'):.3f}"],
-        ]))
-    print(f"\nload average at end: {load_average()}; "
-          f"append + fdatasync here: {fdatasync_latency(scratch) * 1000:.2f} ms (median of 200)")
+        print(
+            f"a {options.resume_trials}-trial checkpoint ({size:,} bytes,"
+            f" {size / plain:.2f}x a plain pickle of its Trials, "
+            f"{plain:,} bytes), medians of {options.resume_repeats}, each in a fresh process:"
+        )
+        print(
+            table(
+                ["what", "seconds"],
+                [
+                    [
+                        "resume: read the checkpoint + first new point asked (TPE)",
+                        f"{median_of(timings['resume'], 'seconds'):.3f}",
+                    ],
+                    ["resumable_opt.load()", f"{median_of(timings['load'], 'seconds'):.3f}"],
+                    [
+                        "pickle.load of the same Trials (for reference)",
+                        f"{median_of(timings['pickle'], 'seconds'):.3f}",
+                    ],
+                ],
+            )
+        )
+    print(
+        f"\nload average at end: {load_average()}; "
+        f"append + fdatasync here: {fdatasync_latency(scratch) * 1000:.2f} ms (median of 200)"
+    )
     if not options.scratch:
         shutil.rmtree(scratch, ignore_errors=True)
 

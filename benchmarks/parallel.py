@@ -41,13 +41,16 @@ class SleepyObjective:
 
 def timed_search(folder: Path, name: str, trials: int, sleep: float, **options) -> tuple[float, float]:
     """(wall time, time to the first evaluation) of one search."""
-    import resumable_opt
     from hyperopt import hp
+
+    import resumable_opt
 
     starts = folder / f"{name}.starts"
     objective = SleepyObjective(sleep, str(starts))
     began = time.time()
-    resumable_opt.minimize(objective, {"x": hp.uniform("x", -1, 1)}, folder / f"{name}.ckpt", trials, seed=0, progress=False, **options)
+    resumable_opt.minimize(
+        objective, {"x": hp.uniform("x", -1, 1)}, folder / f"{name}.ckpt", trials, seed=0, progress=False, **options
+    )
     wall = time.time() - began
     first = min(float(line) for line in starts.read_text().split())
     return wall, first - began
@@ -68,17 +71,24 @@ def main() -> None:
         f"Dask LocalCluster, {args.workers} worker processes": "dask",
     }
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         folder = Path(tmp)
         for label, options in setups.items():
             if options == "dask":
                 options = {"executor": client}
                 client.restart()  # cold workers: nothing imported yet
-            runs = [timed_search(folder, f"{len(rows)}-{i}", args.trials, args.sleep, **options) for i in range(1 + args.repeat)]
+            runs = [
+                timed_search(folder, f"{len(rows)}-{i}", args.trials, args.sleep, **options)
+                for i in range(1 + args.repeat)
+            ]
             warm = runs[1:]
-            rows.append((label, runs[0], (statistics.median(w for w, _ in warm), statistics.median(s for _, s in warm))))
+            rows.append(
+                (label, runs[0], (statistics.median(w for w, _ in warm), statistics.median(s for _, s in warm)))
+            )
     serial_cold, serial_warm = rows[0][1][0], rows[0][2][0]
     print(f"{args.trials} trials, objective sleeping {args.sleep} s; warm: median of {args.repeat} runs\n")
     print("| evaluation | cold: wall time | ratio | start-up | warm: wall time | ratio | start-up |")
@@ -89,6 +99,7 @@ def main() -> None:
             f"| {warm:.2f} s | {warm / serial_warm:.2f}x | {warm_start:.2f} s |"
         )
     print(f"\nideal ratio with {args.workers} workers: {1 / args.workers:.2f}x")
+
 
 if __name__ == "__main__":
     main()

@@ -31,7 +31,10 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     # One thread per worker process: one trial per worker at a time.
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True) as cluster,
+        Client(cluster) as client,
+    ):
         state = resumable_opt.minimize(objective, SPACE, args.checkpoint, args.max_evals, executor=client, seed=0)
     print(f"best loss {state.best_loss:.4g} at {state.best}")
 

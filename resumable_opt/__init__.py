@@ -42,6 +42,8 @@ _EXPORTS = {
     "fmin": "fmin",
     **dict.fromkeys(["TrialsDontFit", "add_points", "import_trials"], "importing"),
     **dict.fromkeys(["SearchState", "load"], "search_state"),
+    **dict.fromkeys(["TrialPruned", "current_trial"], "trial"),
+    **dict.fromkeys(["MedianPruner", "Pruner", "SuccessiveHalvingPruner"], "pruners"),
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -104,3 +106,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
     from .runner.minimize import minimize as minimize
     from .search_state import SearchState as SearchState
     from .search_state import load as load
+    from .trial import TrialPruned as TrialPruned
+    from .trial import current_trial as current_trial
+    from .pruners import MedianPruner as MedianPruner
+    from .pruners import Pruner as Pruner
+    from .pruners import SuccessiveHalvingPruner as SuccessiveHalvingPruner

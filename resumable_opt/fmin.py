@@ -39,6 +39,7 @@ import numpy as np
 from hyperopt import base, exceptions, pyll, space_eval, tpe
 from hyperopt.fmin import generate_trials_to_calculate
 
+from .pruners import Pruner, check_pruner
 from .runner.minimize import run_search, stops_cleanly
 from .runner.run import RunOptions
 
@@ -96,6 +97,7 @@ def fmin(
     early_stop_fn: Callable | None = None,
     trials_save_file: str = "",
     checkpoint: str | Path | None = None,
+    pruner: Pruner | None = None,
 ) -> Any:
     """``hyperopt.fmin`` (same parameters, defaults and return value), resumable with ``checkpoint``.
 
@@ -111,8 +113,12 @@ def fmin(
     failed trial in the checkpoint, then raises the objective's exception.
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
+    ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
     """
+    pruner = check_pruner(pruner)
     if checkpoint is None:
+        if pruner is not None:
+            raise ValueError("pruner= needs checkpoint=: without it this is hyperopt.fmin, which has no pruning")
         if trials_save_file:
             warnings.warn(SWITCH_ADVICE, UserWarning, stacklevel=2)
         return hyperopt.fmin(
@@ -160,6 +166,7 @@ def fmin(
         # hyperopt.fmin goes on however many trials fail
         stop_after_initial_failures=None,
         catch_eval_exceptions=catch_eval_exceptions,
+        pruner=pruner,
     )
     state = run_search(
         fn, space, checkpoint, algo, options, seed=seed, rstate=rstate, first_trials=first_trials,

@@ -12,6 +12,7 @@ from hyperopt import Trials
 from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import running_owner
 from .checkpoint.store import read_checkpoint
+from .pruners import stored_pruner
 from .space import active_values, decode
 from .trials import best_of, is_ok, is_pending, trials_from_docs
 
@@ -80,6 +81,14 @@ class SearchState:
         """Evaluations started and never finished, by trial id (crashes)."""
         return dict(self._data.attempts)
 
+    def intermediate(self, tid: int | None = None) -> dict:
+        """The intermediate values trial ``tid`` reported (``current_trial().report``),
+        ``{step: value}`` in step order; without ``tid``, ``{tid: {step: value}}`` for
+        every trial that reported."""
+        if tid is None:
+            return {tid: self.intermediate(tid) for tid in sorted(self._data.intermediate)}
+        return dict(sorted(self._data.intermediate.get(tid, {}).items()))
+
     @cached_property
     def space(self) -> Any:
         """The search space, unpickled from the checkpoint."""
@@ -90,6 +99,11 @@ class SearchState:
         """The objective, unpickled from the checkpoint (None if it could not be stored)."""
         blob = self.meta.get("objective")
         return None if blob is None else cloudpickle.loads(blob)
+
+    @cached_property
+    def pruner(self) -> Any:
+        """The pruner of the latest run, unpickled from the checkpoint (None: no pruner)."""
+        return stored_pruner(self.meta)
 
     @cached_property
     def algo(self) -> Any:

@@ -58,7 +58,11 @@ SPACES = {
                     "C": hp.lognormal("svm_C", 0, 1),
                     "kernel": hp.choice("kernel", [("linear",), ("rbf", hp.uniform("gamma", 0, 1))]),
                 },
-                {"type": "tree", "depth": scope.int(hp.quniform("depth", 1, 10, 1)), "half": halved(hp.uniform("h", 0, 4))},
+                {
+                    "type": "tree",
+                    "depth": scope.int(hp.quniform("depth", 1, 10, 1)),
+                    "half": halved(hp.uniform("h", 0, 4)),
+                },
             ],
         ),
         "layers": [hp.uniform("l0", 0, 1), (hp.choice("l1", [1, 2]), 3)],

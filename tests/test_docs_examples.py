@@ -133,7 +133,9 @@ class PageRun:
             return out.getvalue()
         if block.lang == "bash":
             done = self.shell(block.body, stderr=subprocess.PIPE, shell_options=["-e"])
-            assert done.returncode == 0, f"{self.where(block)}: exit status {done.returncode}\n{done.stdout}{done.stderr}"
+            assert done.returncode == 0, (
+                f"{self.where(block)}: exit status {done.returncode}\n{done.stdout}{done.stderr}"
+            )
             return done.stdout
         if block.lang == "console":
             self.console(block)
@@ -164,14 +166,18 @@ class PageRun:
         for command, shown in commands:
             done = self.shell(command, stderr=subprocess.STDOUT, shell_options=[])
             if not "".join(shown).strip():
-                assert done.returncode == 0, f"{self.where(block)}: `{command}` exit status {done.returncode}\n{done.stdout}"
+                assert done.returncode == 0, (
+                    f"{self.where(block)}: `{command}` exit status {done.returncode}\n{done.stdout}"
+                )
             else:
                 assert output_matches("\n".join(shown), done.stdout), (
                     f"{self.where(block)}: `{command}` printed\n{done.stdout}\nbut the page shows\n" + "\n".join(shown)
                 )
 
     def session(self, block: Block) -> str:
-        test = doctest.DocTestParser().get_doctest(block.body, self.namespace, self.where(block), str(block.page), block.line)
+        test = doctest.DocTestParser().get_doctest(
+            block.body, self.namespace, self.where(block), str(block.page), block.line
+        )
         failures: list[str] = []
         runner = doctest.DocTestRunner(checker=NormalisingChecker(), optionflags=doctest.ELLIPSIS)
         runner.run(test, out=failures.append, clear_globs=False)
@@ -181,7 +187,9 @@ class PageRun:
 
 @pytest.mark.slow  # a page runs real searches and commands: seconds each
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
-def test_page_examples_run_and_show_what_they_print(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_examples_run_and_show_what_they_print(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # modules a page writes can be imported by its later blocks
     modules_before = set(sys.modules)

@@ -49,7 +49,7 @@ def run_twice(name: str, folder: Path, checkpoint: str, first: int, second: int)
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"fmin_dropin.py", "sklearn_search.py", "dask_local_cluster.py"}
+    tested = {"fmin_dropin.py", "sklearn_search.py", "dask_local_cluster.py", "long_trials_pruning.py"}
     assert {path.name for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -66,8 +66,15 @@ def test_fmin_dropin_example_equals_plain_hyperopt(tmp_path: Path) -> None:
     assert out.startswith("15 trials; best: {")
     # What the one-import change promises: the same trials as hyperopt.fmin with the same rstate.
     trials = Trials()
-    fmin(fmin_dropin.objective, fmin_dropin.SPACE, tpe.suggest, 15, trials=trials,
-         rstate=np.random.default_rng(0), show_progressbar=False)
+    fmin(
+        fmin_dropin.objective,
+        fmin_dropin.SPACE,
+        tpe.suggest,
+        15,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        show_progressbar=False,
+    )
     ours = resumable_opt.load(tmp_path / "checkpoints/fmin.ckpt").trials
     assert [t["misc"]["vals"] for t in ours.trials] == [t["misc"]["vals"] for t in trials.trials]
 
@@ -82,3 +89,11 @@ def test_sklearn_example(tmp_path: Path) -> None:
 def test_dask_local_cluster_example(tmp_path: Path) -> None:
     _, out = run_twice("dask_local_cluster.py", tmp_path, "checkpoints/dask.ckpt", 3, 5)
     assert out.startswith("best loss ")
+
+
+@pytest.mark.slow
+def test_long_trials_example_reports_every_epoch_and_prunes(tmp_path: Path) -> None:
+    _, out = run_twice("long_trials_pruning.py", tmp_path, "checkpoints/digits.ckpt", 3, 8)
+    assert " of 8 trials pruned; best loss " in out
+    state = resumable_opt.load(tmp_path / "checkpoints/digits.ckpt")
+    assert len(state.intermediate(0)) == 10  # the first trials run all their epochs: nothing to compare yet

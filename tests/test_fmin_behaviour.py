@@ -35,7 +35,17 @@ def both(checkpoint, fn=loss, n=12, seed=1, space_=space, **kwargs):
     results = []
     for minimise, extra in ((fmin, {}), (resumable_opt.fmin, {"checkpoint": checkpoint})):
         trials = Trials()
-        value = minimise(fn, space_(), tpe.suggest, n, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs, **extra)
+        value = minimise(
+            fn,
+            space_(),
+            tpe.suggest,
+            n,
+            trials=trials,
+            rstate=np.random.default_rng(seed),
+            show_progressbar=False,
+            **kwargs,
+            **extra,
+        )
         results.append((value, trials))
     return results
 
@@ -72,7 +82,12 @@ def test_no_trial_or_all_failed(checkpoint):
         fmin(loss, space(), tpe.suggest, 0, show_progressbar=False)
     with pytest.raises(Exception, match="There are no evaluation tasks"):
         resumable_opt.fmin(loss, space(), tpe.suggest, 0, show_progressbar=False, checkpoint=checkpoint)
-    assert resumable_opt.fmin(loss, space(), tpe.suggest, 0, show_progressbar=False, return_argmin=False, checkpoint=checkpoint) is None
+    assert (
+        resumable_opt.fmin(
+            loss, space(), tpe.suggest, 0, show_progressbar=False, return_argmin=False, checkpoint=checkpoint
+        )
+        is None
+    )
 
     def always_fails(p):
         return {"status": STATUS_FAIL}
@@ -93,7 +108,16 @@ def test_catch_eval_exceptions_false_raises_the_objectives_exception(checkpoint)
     for minimise, extra in ((fmin, {}), (resumable_opt.fmin, {"checkpoint": checkpoint})):
         trials = Trials()
         with pytest.raises(ValueError, match="negative x") as raised:
-            minimise(raises_for_negative_x, space(), tpe.suggest, 12, trials=trials, rstate=np.random.default_rng(1), show_progressbar=False, **extra)
+            minimise(
+                raises_for_negative_x,
+                space(),
+                tpe.suggest,
+                12,
+                trials=trials,
+                rstate=np.random.default_rng(1),
+                show_progressbar=False,
+                **extra,
+            )
         failures.append((str(raised.value), error_table(trials), history(trials)))
     assert failures[0] == failures[1]
     if checkpoint:
@@ -104,11 +128,38 @@ def test_catch_eval_exceptions_false_raises_the_objectives_exception(checkpoint)
 def test_a_raised_exception_is_recorded_and_the_search_resumes_exactly(tmp_path):
     ckpt = tmp_path / "e.ckpt"
     with pytest.raises(ValueError):
-        resumable_opt.fmin(raises_for_negative_x, space(), tpe.suggest, 12, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+        resumable_opt.fmin(
+            raises_for_negative_x,
+            space(),
+            tpe.suggest,
+            12,
+            rstate=np.random.default_rng(1),
+            show_progressbar=False,
+            checkpoint=ckpt,
+        )
     ours = Trials()
-    resumable_opt.fmin(raises_for_negative_x, space(), tpe.suggest, 12, trials=ours, rstate=np.random.default_rng(1), show_progressbar=False, catch_eval_exceptions=True, checkpoint=ckpt)
+    resumable_opt.fmin(
+        raises_for_negative_x,
+        space(),
+        tpe.suggest,
+        12,
+        trials=ours,
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+        catch_eval_exceptions=True,
+        checkpoint=ckpt,
+    )
     theirs = Trials()
-    fmin(raises_for_negative_x, space(), tpe.suggest, 12, trials=theirs, rstate=np.random.default_rng(1), show_progressbar=False, catch_eval_exceptions=True)
+    fmin(
+        raises_for_negative_x,
+        space(),
+        tpe.suggest,
+        12,
+        trials=theirs,
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+        catch_eval_exceptions=True,
+    )
     assert history(ours) == history(theirs)
     assert error_table(ours) == error_table(theirs)
 
@@ -130,7 +181,9 @@ def test_timeout(checkpoint):
         return loss(p)
 
     trials = Trials()
-    resumable_opt.fmin(slow, space(), tpe.suggest, 500, trials=trials, timeout=0.5, show_progressbar=False, checkpoint=checkpoint)
+    resumable_opt.fmin(
+        slow, space(), tpe.suggest, 500, trials=trials, timeout=0.5, show_progressbar=False, checkpoint=checkpoint
+    )
     assert 1 <= len(trials) < 500
     if checkpoint:
         assert resumable_opt.load(checkpoint).runs[-1].outcome == "timeout"
@@ -163,7 +216,16 @@ def test_points_to_evaluate(checkpoint):
     points = [{"x": 1.0, "c": 0}, {"x": -2.0, "c": 2}]
 
     def run(minimise, n, **extra):
-        return minimise(loss, space(), tpe.suggest, n, points_to_evaluate=points, rstate=np.random.default_rng(1), show_progressbar=False, **extra)
+        return minimise(
+            loss,
+            space(),
+            tpe.suggest,
+            n,
+            points_to_evaluate=points,
+            rstate=np.random.default_rng(1),
+            show_progressbar=False,
+            **extra,
+        )
 
     def hyperopts(n):
         trials = generate_trials_to_calculate(points)  # what hyperopt.fmin makes of points_to_evaluate
@@ -184,8 +246,27 @@ def test_points_to_evaluate_with_early_stop(checkpoint):
     """hyperopt calls early_stop_fn once the given points are all evaluated (it reads the last trial's loss)."""
     points = [{"x": 1.0, "c": 0}, {"x": 2.0, "c": 0}, {"x": 0.5, "c": 1}]
     theirs = generate_trials_to_calculate(points)
-    fmin(loss, space(), tpe.suggest, 20, trials=theirs, rstate=np.random.default_rng(1), early_stop_fn=no_progress_loss(2), show_progressbar=False)
-    argmin = resumable_opt.fmin(loss, space(), tpe.suggest, 17, points_to_evaluate=points, rstate=np.random.default_rng(1), early_stop_fn=no_progress_loss(2), show_progressbar=False, checkpoint=checkpoint)
+    fmin(
+        loss,
+        space(),
+        tpe.suggest,
+        20,
+        trials=theirs,
+        rstate=np.random.default_rng(1),
+        early_stop_fn=no_progress_loss(2),
+        show_progressbar=False,
+    )
+    argmin = resumable_opt.fmin(
+        loss,
+        space(),
+        tpe.suggest,
+        17,
+        points_to_evaluate=points,
+        rstate=np.random.default_rng(1),
+        early_stop_fn=no_progress_loss(2),
+        show_progressbar=False,
+        checkpoint=checkpoint,
+    )
     assert argmin == theirs.argmin and len(theirs) < 20
     if checkpoint:
         assert history(resumable_opt.load(checkpoint).trials) == history(theirs)
@@ -225,14 +306,39 @@ def test_hyperopt_fmin_seed_environment_variable(checkpoint, monkeypatch):
 def test_trials_save_file(tmp_path):
     saved = tmp_path / "trials.pkl"
     with pytest.warns(UserWarning, match="checkpoint=.*resumable-opt import"):
-        resumable_opt.fmin(loss, space(), tpe.suggest, 6, rstate=np.random.default_rng(2), show_progressbar=False, trials_save_file=str(saved))
+        resumable_opt.fmin(
+            loss,
+            space(),
+            tpe.suggest,
+            6,
+            rstate=np.random.default_rng(2),
+            show_progressbar=False,
+            trials_save_file=str(saved),
+        )
     assert saved.exists()  # without a checkpoint, hyperopt writes it as before
     # With a checkpoint, an existing file is the new search's history: the same as hyperopt going on from it.
     with pytest.warns(UserWarning, match="bringing the trials of"):
-        resumable_opt.fmin(loss, space(), tpe.suggest, 12, rstate=np.random.default_rng(3), show_progressbar=False, trials_save_file=str(saved), checkpoint=tmp_path / "s.ckpt")
+        resumable_opt.fmin(
+            loss,
+            space(),
+            tpe.suggest,
+            12,
+            rstate=np.random.default_rng(3),
+            show_progressbar=False,
+            trials_save_file=str(saved),
+            checkpoint=tmp_path / "s.ckpt",
+        )
     ours = resumable_opt.load(tmp_path / "s.ckpt").trials
     before = saved.read_bytes()
-    fmin(loss, space(), tpe.suggest, 12, rstate=np.random.default_rng(3), show_progressbar=False, trials_save_file=str(saved))
+    fmin(
+        loss,
+        space(),
+        tpe.suggest,
+        12,
+        rstate=np.random.default_rng(3),
+        show_progressbar=False,
+        trials_save_file=str(saved),
+    )
     import cloudpickle
 
     theirs = cloudpickle.loads(saved.read_bytes())
@@ -245,15 +351,28 @@ def test_trials_save_file(tmp_path):
 
 def test_resuming_fills_an_empty_trials_and_refuses_foreign_trials_and_rstate(tmp_path):
     ckpt = tmp_path / "r.ckpt"
-    resumable_opt.fmin(loss, space(), tpe.suggest, 6, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+    resumable_opt.fmin(
+        loss, space(), tpe.suggest, 6, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt
+    )
     trials = Trials()  # a new process: a new Trials object, the checkpoint has the trials
-    resumable_opt.fmin(loss, space(), tpe.suggest, 6, trials=trials, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+    resumable_opt.fmin(
+        loss,
+        space(),
+        tpe.suggest,
+        6,
+        trials=trials,
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+        checkpoint=ckpt,
+    )
     assert history(trials) == history(resumable_opt.load(ckpt).trials) and len(trials) == 6
 
     foreign = Trials()
     fmin(loss, space(), rand.suggest, 3, trials=foreign, rstate=np.random.default_rng(8), show_progressbar=False)
     with pytest.raises(resumable_opt.ResumableOptError, match="holds trial 0, which is not in this checkpoint"):
-        resumable_opt.fmin(loss, space(), tpe.suggest, 9, trials=foreign, rstate=np.random.default_rng(1), checkpoint=ckpt)
+        resumable_opt.fmin(
+            loss, space(), tpe.suggest, 9, trials=foreign, rstate=np.random.default_rng(1), checkpoint=ckpt
+        )
     with pytest.raises(resumable_opt.SeedMismatch, match="rstate given is not in the state this search started from"):
         resumable_opt.fmin(loss, space(), tpe.suggest, 9, rstate=np.random.default_rng(2), checkpoint=ckpt)
     assert resumable_opt.load(ckpt).n_trials == 6
@@ -281,7 +400,16 @@ def test_a_filled_trials_object_starts_a_new_checkpoint_as_history(tmp_path):
     for minimise, extra in ((fmin, {}), (resumable_opt.fmin, {"checkpoint": tmp_path / "h.ckpt"})):
         trials = Trials()
         fmin(loss, space(), rand.suggest, 5, trials=trials, rstate=np.random.default_rng(6), show_progressbar=False)
-        argmin = minimise(loss, space(), tpe.suggest, 12, trials=trials, rstate=np.random.default_rng(7), show_progressbar=False, **extra)
+        argmin = minimise(
+            loss,
+            space(),
+            tpe.suggest,
+            12,
+            trials=trials,
+            rstate=np.random.default_rng(7),
+            show_progressbar=False,
+            **extra,
+        )
         results.append((argmin, history(trials)))
     assert results[0] == results[1]
     assert history(resumable_opt.load(tmp_path / "h.ckpt").trials) == results[0][1]
@@ -292,14 +420,16 @@ def test_same_parameters_and_defaults_as_hyperopt_fmin_plus_checkpoint():
 
     ours = inspect.signature(resumable_opt.fmin).parameters
     theirs = inspect.signature(fmin).parameters
-    assert list(ours) == [*theirs, "checkpoint"]
+    assert list(ours) == [*theirs, "checkpoint", "pruner"]  # pruner: docs/long-trials.md
     assert all(ours[name].default == theirs[name].default for name in theirs)
-    assert ours["checkpoint"].default is None
+    assert ours["checkpoint"].default is None and ours["pruner"].default is None
 
 
 @pytest.mark.parametrize("quiet", [{"show_progressbar": False}, {"verbose": False}])
 def test_progress_off_is_silent(tmp_path, capfd, quiet):
-    resumable_opt.fmin(loss, space(), tpe.suggest, 4, rstate=np.random.default_rng(1), checkpoint=tmp_path / "q.ckpt", **quiet)
+    resumable_opt.fmin(
+        loss, space(), tpe.suggest, 4, rstate=np.random.default_rng(1), checkpoint=tmp_path / "q.ckpt", **quiet
+    )
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     resumable_opt.fmin(loss, space(), tpe.suggest, 6, rstate=np.random.default_rng(1), checkpoint=tmp_path / "q.ckpt")

@@ -1,6 +1,5 @@
 """Bringing hyperopt Trials over (import_trials, `resumable-opt import`) and warm starts (add_points)."""
 
-import json
 import pickle
 import re
 import signal
@@ -30,7 +29,15 @@ other = {"x": hp.uniform("x", -5, 5), "z": hp.uniform("z", 0, 1)}
 
 def hyperopt_trials(n, seed=2):
     trials = Trials()
-    fmin(loss_of, SPACES["mixed"](), tpe.suggest, n, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
+    fmin(
+        loss_of,
+        SPACES["mixed"](),
+        tpe.suggest,
+        n,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
     return trials
 
 
@@ -47,9 +54,26 @@ def test_imported_trials_are_the_history_tpe_goes_on_from(tmp_path, pickled):
     assert resumable_opt.load(tmp_path / "i.ckpt").best == state.best
     # going on from them is hyperopt going on from the same Trials with the same rstate
     ours = Trials()
-    resumable_opt.fmin(loss_of, SPACES["mixed"](), tpe.suggest, 25, trials=ours, rstate=np.random.default_rng(7), show_progressbar=False, checkpoint=tmp_path / "i.ckpt")
+    resumable_opt.fmin(
+        loss_of,
+        SPACES["mixed"](),
+        tpe.suggest,
+        25,
+        trials=ours,
+        rstate=np.random.default_rng(7),
+        show_progressbar=False,
+        checkpoint=tmp_path / "i.ckpt",
+    )
     theirs = hyperopt_trials(10)
-    fmin(loss_of, SPACES["mixed"](), tpe.suggest, 25, trials=theirs, rstate=np.random.default_rng(7), show_progressbar=False)
+    fmin(
+        loss_of,
+        SPACES["mixed"](),
+        tpe.suggest,
+        25,
+        trials=theirs,
+        rstate=np.random.default_rng(7),
+        show_progressbar=False,
+    )
     assert history(ours) == history(theirs)
     # and with no seed anywhere, the objective stored at import time resumes it without the script
     resumable_opt.import_trials(pickled, SPACES["mixed"](), tmp_path / "j.ckpt", fn=loss_of, seed=4)
@@ -70,16 +94,24 @@ def test_import_from_a_trials_object_and_unfinished_trials_run_first(tmp_path):
     resumable_opt.minimize(objective, SPACES["mixed"](), tmp_path / "o.ckpt", 8, progress=False)
     from hyperopt import space_eval
 
-    assert seen[0] == space_eval(SPACES["mixed"](), {k: v[0] for k, v in trials._dynamic_trials[-1]["misc"]["vals"].items() if v})
+    assert seen[0] == space_eval(
+        SPACES["mixed"](), {k: v[0] for k, v in trials._dynamic_trials[-1]["misc"]["vals"].items() if v}
+    )
     assert len(seen) == 3
 
 
 @pytest.mark.parametrize(
     ("space", "message"),
     [
-        ({"x": hp.uniform("x", -5, 5), "y": hp.loguniform("y", -3, 2)}, "has label(s) 'degree', 'kind', which the space does not have"),
+        (
+            {"x": hp.uniform("x", -5, 5), "y": hp.loguniform("y", -3, 2)},
+            "has label(s) 'degree', 'kind', which the space does not have",
+        ),
         ({**SPACES["mixed"](), "z": hp.uniform("z", 0, 1)}, "no trial has the label(s) 'z' of the space"),
-        ({**SPACES["mixed"](), "kind": hp.choice("kind", ["linear"]), "degree": hp.quniform("degree", 1, 5, 1)}, "does not fit the space (IndexError"),
+        (
+            {**SPACES["mixed"](), "kind": hp.choice("kind", ["linear"]), "degree": hp.quniform("degree", 1, 5, 1)},
+            "does not fit the space (IndexError",
+        ),
     ],
     ids=["labels missing", "label added", "fewer choices"],
 )
@@ -108,7 +140,9 @@ def test_import_refuses_to_write_over_a_search_and_bad_files(tmp_path, pickled):
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
 
 
 @pytest.mark.slow
@@ -133,7 +167,15 @@ def test_import_command(tmp_path, pickled):
 
 def test_added_points_are_evaluated_first_when_the_search_goes_on(tmp_path):
     ckpt = tmp_path / "p.ckpt"
-    resumable_opt.fmin(loss_of, SPACES["mixed"](), tpe.suggest, 6, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+    resumable_opt.fmin(
+        loss_of,
+        SPACES["mixed"](),
+        tpe.suggest,
+        6,
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+        checkpoint=ckpt,
+    )
     points = [{"x": 1.0, "y": 1.0, "kind": 0}, {"x": 0.5, "y": 2.0, "kind": 1, "degree": 3.0}]
     assert resumable_opt.add_points(ckpt, points) == [6, 7]
     state = resumable_opt.load(ckpt)
@@ -144,8 +186,20 @@ def test_added_points_are_evaluated_first_when_the_search_goes_on(tmp_path):
         seen.append(params)
         return loss_of(params)
 
-    resumable_opt.fmin(objective, SPACES["mixed"](), tpe.suggest, 10, rstate=np.random.default_rng(1), show_progressbar=False, early_stop_fn=no_progress_loss(5), checkpoint=ckpt)
-    assert seen[:2] == [{"x": 1.0, "y": 1.0, "kind": "linear"}, {"x": 0.5, "y": 2.0, "kind": {"name": "poly", "degree": 3}}]
+    resumable_opt.fmin(
+        objective,
+        SPACES["mixed"](),
+        tpe.suggest,
+        10,
+        rstate=np.random.default_rng(1),
+        show_progressbar=False,
+        early_stop_fn=no_progress_loss(5),
+        checkpoint=ckpt,
+    )
+    assert seen[:2] == [
+        {"x": 1.0, "y": 1.0, "kind": "linear"},
+        {"x": 0.5, "y": 2.0, "kind": {"name": "poly", "degree": 3}},
+    ]
     assert len(seen) == 4 and resumable_opt.load(ckpt).best_loss == 0.0  # x=1, y=1, linear is the optimum
 
     before = ckpt.read_bytes()
@@ -172,4 +226,7 @@ def test_add_points_command_and_lock(tmp_path, start_search):
     bad = cli("add-points", ckpt, "{x: 1}")
     assert bad.returncode == 1 and "is not JSON" in bad.stderr
     state = resumable_opt.load(ckpt)
-    assert [doc["misc"]["vals"] for doc in state.trials._dynamic_trials[-2:]] == [{"x": [1.0], "y": [1.0], "kind": [0]}, {"x": [2.0], "y": [1.0], "kind": [0]}]
+    assert [doc["misc"]["vals"] for doc in state.trials._dynamic_trials[-2:]] == [
+        {"x": [1.0], "y": [1.0], "kind": [0]},
+        {"x": [2.0], "y": [1.0], "kind": [0]},
+    ]

@@ -32,11 +32,15 @@ def test_a_file_size_limit_through_the_command_line(tmp_path):
     def limit_file_size():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
-    done = subprocess.run([*demo, "--max-evals", "60"], capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size)
+    done = subprocess.run(
+        [*demo, "--max-evals", "60"], capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"resumable-opt: error: {ckpt}: could not append to the checkpoint: [Errno 27] File too large")
+    assert last.startswith(
+        f"resumable-opt: error: {ckpt}: could not append to the checkpoint: [Errno 27] File too large"
+    )
     after = torture.finished_trials(ckpt)
     assert all(after[tid] == trial for tid, trial in before.items()) and len(after) > len(before)
 
@@ -69,7 +73,9 @@ def test_bad_objective_output_becomes_a_failed_trial_and_the_search_goes_on(tmp_
 
     objective.calls = 0
     n = 2 * len(bad) + 1
-    state = resumable_opt.minimize(objective, {"x": hp.uniform("x", -1, 1)}, tmp_path / "s.ckpt", n, seed=1, progress=False)
+    state = resumable_opt.minimize(
+        objective, {"x": hp.uniform("x", -1, 1)}, tmp_path / "s.ckpt", n, seed=1, progress=False
+    )
     assert state.n_finished == n and state.n_failed == len(bad)
     docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
     for index, (_, kind, words) in enumerate(bad):
@@ -83,7 +89,9 @@ def test_bad_objective_output_becomes_a_failed_trial_and_the_search_goes_on(tmp_
 def test_an_objective_that_always_fails_stops_early_with_its_error(tmp_path):
     ckpt = tmp_path / "s.ckpt"
     with pytest.raises(resumable_opt.ObjectiveAlwaysFails) as stopped:
-        resumable_opt.minimize(torture.TortureObjective(fail_always=True), torture.SPACES["mixed"](), ckpt, 100, seed=7, progress=False)
+        resumable_opt.minimize(
+            torture.TortureObjective(fail_always=True), torture.SPACES["mixed"](), ckpt, 100, seed=7, progress=False
+        )
     message = str(stopped.value)
     assert "first 3 trials" in message and "FileNotFoundError" in message and "training-data.csv" in message
     assert "\n" not in message  # one message; the traceback is kept in the trials
@@ -96,8 +104,20 @@ def test_an_objective_that_always_fails_stops_early_with_its_error(tmp_path):
 def test_an_objective_that_always_fails_through_the_command_line(tmp_path):
     # A negative delay makes the demo's objective fail on every trial (time.sleep refuses it).
     done = subprocess.run(
-        [sys.executable, "-m", "resumable_opt", "demo", "--checkpoint", str(tmp_path / "d.ckpt"), "--delay", "-1", "--quiet"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "resumable_opt",
+            "demo",
+            "--checkpoint",
+            str(tmp_path / "d.ckpt"),
+            "--delay",
+            "-1",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -7,6 +7,7 @@ the search equals an uninterrupted one with the same seed.
 """
 
 import pytest
+
 import torture
 
 # Real processes, clusters or signals: seconds per test; .ci/run runs these once.
@@ -18,7 +19,10 @@ def test_sigkill_at_random_moments_never_loses_a_trial(tmp_path):
     assert figures["SIGKILLs survived"] >= 25
     assert figures["trials lost"] == 0
     # Some kills really landed inside a checkpoint write.
-    assert figures["kills inside a snapshot write (half-written file left)"] + figures["kills that left a torn append"] >= 3
+    assert (
+        figures["kills inside a snapshot write (half-written file left)"] + figures["kills that left a torn append"]
+        >= 3
+    )
     assert figures["searches equal to the uninterrupted run"] == 1
 
 

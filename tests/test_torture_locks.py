@@ -5,6 +5,7 @@ every restart in ``test_torture_kills.py``: each run after a SIGKILL must
 get the lock within ``lock.ACQUIRE_TIMEOUT`` or the torture fails.)
 """
 
+import itertools
 import os
 import signal
 import time
@@ -27,7 +28,9 @@ def test_a_second_runner_is_refused_within_a_second_and_readers_never_block(tmp_
     life.wait_for(lambda: len(life.announced()) >= 3)
     started = time.monotonic()
     with pytest.raises(resumable_opt.CheckpointLocked, match=f"pid {life.process.pid}"):
-        resumable_opt.minimize(torture.TortureObjective(), SPACES["mixed"](), ckpt, 400, seed=torture.SEED, progress=False)
+        resumable_opt.minimize(
+            torture.TortureObjective(), SPACES["mixed"](), ckpt, 400, seed=torture.SEED, progress=False
+        )
     assert time.monotonic() - started < 1.0
     # Readers, meanwhile and while the run appends and rewrites snapshots: never
     # an error, never a trial that changes once seen finished.
@@ -50,7 +53,9 @@ def test_processes_racing_to_create_one_checkpoint_end_with_exactly_one_search(t
     context = torture.processes()
     go = context.Event()
     racers = [
-        context.Process(target=torture.race, args=(go, str(ckpt), str(log), str(tmp_path / f"racer-{n}.err")), daemon=True)
+        context.Process(
+            target=torture.race, args=(go, str(ckpt), str(log), str(tmp_path / f"racer-{n}.err")), daemon=True
+        )
         for n in range(4)
     ]
     for racer in racers:
@@ -67,7 +72,7 @@ def test_processes_racing_to_create_one_checkpoint_end_with_exactly_one_search(t
     state = resumable_opt.load(ckpt)
     # One search: each point evaluated once, runs one after another, the history of one run.
     assert len(log.read_text().splitlines()) == 6
-    assert all(earlier.ended <= later.started for earlier, later in zip(state.runs, state.runs[1:]))
+    assert all(earlier.ended <= later.started for earlier, later in itertools.pairwise(state.runs))
     assert state.runs[0].n_done_at_start == 0 and all(run.n_done_at_start == 6 for run in state.runs[1:])
     assert torture.history(state.trials) == torture.reference_history(tmp_path, 6)
 

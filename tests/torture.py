@@ -75,8 +75,28 @@ class Settings:
     disk_sizes: tuple[int, ...]  # tmpfs sizes (bytes) for full-disk runs
 
 
-QUICK = Settings(kills=25, interrupts=12, kill_evals=90, stop_evals=50, pad=20_000, truncations=160, bit_flips=160, size_limits=4, disk_sizes=(96 * 1024,))
-FULL = Settings(kills=100, interrupts=60, kill_evals=300, stop_evals=200, pad=20_000, truncations=1500, bit_flips=1500, size_limits=25, disk_sizes=(64 * 1024, 96 * 1024, 160 * 1024, 256 * 1024))
+QUICK = Settings(
+    kills=25,
+    interrupts=12,
+    kill_evals=90,
+    stop_evals=50,
+    pad=20_000,
+    truncations=160,
+    bit_flips=160,
+    size_limits=4,
+    disk_sizes=(96 * 1024,),
+)
+FULL = Settings(
+    kills=100,
+    interrupts=60,
+    kill_evals=300,
+    stop_evals=200,
+    pad=20_000,
+    truncations=1500,
+    bit_flips=1500,
+    size_limits=25,
+    disk_sizes=(64 * 1024, 96 * 1024, 160 * 1024, 256 * 1024),
+)
 
 
 # -- the search under torture (runs in the child processes) ------------------
@@ -91,7 +111,14 @@ class TortureObjective:
     out-of-memory killer does).
     """
 
-    def __init__(self, pad: int = 0, delay: float = 0.0, log: str | None = None, crash: tuple[str, float] | None = None, fail_always: bool = False) -> None:
+    def __init__(
+        self,
+        pad: int = 0,
+        delay: float = 0.0,
+        log: str | None = None,
+        crash: tuple[str, float] | None = None,
+        fail_always: bool = False,
+    ) -> None:
         self.pad, self.delay, self.log, self.crash, self.fail_always = pad, delay, log, crash, fail_always
 
     def __call__(self, params: dict) -> dict:
@@ -117,7 +144,16 @@ def crash(kind: str) -> None:
     raise ValueError(kind)
 
 
-def child_search(ckpt: str, max_evals: int, stderr_path: str, objective: TortureObjective, max_attempts: int = 3, fsize_limit: int | None = None, umask: int | None = None, seed: int = SEED) -> None:
+def child_search(
+    ckpt: str,
+    max_evals: int,
+    stderr_path: str,
+    objective: TortureObjective,
+    max_attempts: int = 3,
+    fsize_limit: int | None = None,
+    umask: int | None = None,
+    seed: int = SEED,
+) -> None:
     """One run of the search, as a user's script would do it; errors as the CLI shows them."""
     sys.stderr = open(stderr_path, "a", buffering=1)
     os.dup2(sys.stderr.fileno(), 2)
@@ -177,7 +213,9 @@ class Life:
     def __init__(self, ckpt: Path, max_evals: int, stderr: Path, objective: TortureObjective, **options) -> None:
         self.ckpt, self.stderr = ckpt, stderr
         stderr.touch()
-        self.process = processes().Process(target=child_search, args=(str(ckpt), max_evals, str(stderr), objective), kwargs=options, daemon=True)
+        self.process = processes().Process(
+            target=child_search, args=(str(ckpt), max_evals, str(stderr), objective), kwargs=options, daemon=True
+        )
         self.process.start()
 
     def text(self) -> str:
@@ -209,7 +247,10 @@ class Life:
 
     def end(self, timeout: float = 120.0) -> int:
         self.process.join(timeout)
-        check(self.process.exitcode is not None, f"the search did not stop within {timeout}s (a hang); stderr:\n{self.text()}")
+        check(
+            self.process.exitcode is not None,
+            f"the search did not stop within {timeout}s (a hang); stderr:\n{self.text()}",
+        )
         return self.process.exitcode
 
 
@@ -221,7 +262,11 @@ def finished_trials(ckpt: Path) -> dict[int, tuple]:
     if not ckpt.exists():
         return {}
     state = resumable_opt.load(ckpt)
-    return {doc["tid"]: (doc["misc"]["vals"], doc["result"]) for doc in state.trials._dynamic_trials if doc["state"] not in (hyperopt.JOB_STATE_NEW, hyperopt.JOB_STATE_RUNNING)}
+    return {
+        doc["tid"]: (doc["misc"]["vals"], doc["result"])
+        for doc in state.trials._dynamic_trials
+        if doc["state"] not in (hyperopt.JOB_STATE_NEW, hyperopt.JOB_STATE_RUNNING)
+    }
 
 
 def check_nothing_lost(before: dict, life: Life, figures: Counter, what: str) -> dict:
@@ -239,14 +284,19 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(entry.name for entry in os.scandir(folder) if TEMPORARY in entry.name)
 
 
-def finish_and_compare(workdir: Path, ckpt: Path, max_evals: int, objective: TortureObjective, figures: Counter) -> None:
+def finish_and_compare(
+    workdir: Path, ckpt: Path, max_evals: int, objective: TortureObjective, figures: Counter
+) -> None:
     """Run the search to the end and compare it with one never interrupted."""
     before = finished_trials(ckpt)
     life = Life(ckpt, max_evals, ckpt.with_name("final.err"), objective)
     code = life.end()
     check(code == 0, f"the final run failed ({code}):\n{life.text()}")
     check_nothing_lost(before, life, figures, "final run")
-    check(history(resumable_opt.load(ckpt).trials) == reference_history(workdir, max_evals, objective.pad), "the finished search differs from the uninterrupted one")
+    check(
+        history(resumable_opt.load(ckpt).trials) == reference_history(workdir, max_evals, objective.pad),
+        "the finished search differs from the uninterrupted one",
+    )
     check(not leftovers(ckpt.parent), f"half-written files left behind: {leftovers(ckpt.parent)}")
     figures["searches equal to the uninterrupted run"] += 1
 
@@ -274,7 +324,7 @@ def kill_torture(workdir: Path, settings: Settings = QUICK, rng: random.Random |
             life.wait_for(life.writing_a_snapshot, poll=0.0005)
         else:  # in the objective, in TPE, in an append: after a trial, at a random delay
             count = len(life.announced())
-            life.wait_for(lambda: len(life.announced()) > count)
+            life.wait_for(lambda life=life, count=count: len(life.announced()) > count)
             time.sleep(rng.uniform(0.0, 0.03))
         life.send(signal.SIGKILL)
         code = life.end()
@@ -309,7 +359,7 @@ def interrupt_torture(workdir: Path, settings: Settings = QUICK, rng: random.Ran
         check(len(before) < settings.stop_evals - 3, f"the search ended after {lives} stops; raise stop_evals")
         life = Life(ckpt, settings.stop_evals, workdir / f"stop-{lives}.err", objective)
         count = len(life.announced())
-        life.wait_for(lambda: len(life.announced()) > count)
+        life.wait_for(lambda life=life, count=count: len(life.announced()) > count)
         time.sleep(rng.uniform(0.0, 0.03))
         first, second = rng.choice([signal.SIGINT, signal.SIGTERM]), rng.choice([signal.SIGINT, signal.SIGTERM, None])
         life.send(first)
@@ -360,7 +410,15 @@ def damage_subject(workdir: Path) -> tuple[Path, bytes, list]:
 def named_damages(content: bytes, rng: random.Random) -> list[tuple[str, bytes | None]]:
     """The damage cases with a name; None means "a folder where the file should be"."""
     trials = hyperopt.Trials()
-    hyperopt.fmin(loss_of, SPACES["mixed"](), hyperopt.tpe.suggest, 3, trials=trials, rstate=__import__("numpy").random.default_rng(0), show_progressbar=False)
+    hyperopt.fmin(
+        loss_of,
+        SPACES["mixed"](),
+        hyperopt.tpe.suggest,
+        3,
+        trials=trials,
+        rstate=__import__("numpy").random.default_rng(0),
+        show_progressbar=False,
+    )
     newer = records.encode_header(records.FORMAT_VERSION + 1) + content[records.HEADER_SIZE :]
     return [
         ("empty file", b""),
@@ -398,7 +456,10 @@ def try_damaged(path: Path, what: str, states: list, figures: Counter, deep: boo
         loaded = read_checkpoint(path)
     except CheckpointError as exc:
         check_refusal(exc, path, what)
-        check(not isinstance(expect, int), f"{what}: refused ({exc}), but it is a torn tail: its intact prefix must be read")
+        check(
+            not isinstance(expect, int),
+            f"{what}: refused ({exc}), but it is a torn tail: its intact prefix must be read",
+        )
         figures["refused with a clear error"] += 1
         if isinstance(exc, CheckpointVersionError):
             figures["newer format refused"] += 1
@@ -415,21 +476,31 @@ def try_damaged(path: Path, what: str, states: list, figures: Counter, deep: boo
     check(report.sound == (refused is None), f"{what}: verify disagrees with reading: {report}")
     if deep:
         try:
-            resumable_opt.minimize(TortureObjective(), SPACES["mixed"](), path, len(states[-1].docs) + 1, seed=SEED, progress=False)
+            resumable_opt.minimize(
+                TortureObjective(), SPACES["mixed"](), path, len(states[-1].docs) + 1, seed=SEED, progress=False
+            )
         except CheckpointError as exc:
             check(refused is not None, f"{what}: the runner refused a file that reads fine: {exc}")
             check(type(exc) is type(refused), f"{what}: runner and reader disagree: {exc} / {refused}")
-            check((path.read_bytes() if path.is_file() else None) == before, f"{what}: the runner changed a damaged file")
+            check(
+                (path.read_bytes() if path.is_file() else None) == before, f"{what}: the runner changed a damaged file"
+            )
         else:
             check(refused is None, f"{what}: the runner started over a damaged file")
             resumed = resumable_opt.load(path)
-            check(resumed.n_finished >= sum(1 for d in loaded.data.docs if d["state"] == hyperopt.JOB_STATE_DONE), f"{what}: trials lost on resume")
+            check(
+                resumed.n_finished >= sum(1 for d in loaded.data.docs if d["state"] == hyperopt.JOB_STATE_DONE),
+                f"{what}: trials lost on resume",
+            )
         figures["runner refused or resumed correctly"] += 1
         if refused is not None and report.best_recoverable is not None and before is not None:
             kept = recover(path)
             check(kept.read_bytes() == before, f"{what}: the damaged copy differs from the damaged file")
             backup_state = read_checkpoint(backup_path(path)).data
-            check(read_checkpoint(path).data in states + [backup_state], f"{what}: recovered a state that was never written")
+            check(
+                read_checkpoint(path).data in states + [backup_state],
+                f"{what}: recovered a state that was never written",
+            )
             check(os.stat(path).st_mode & 0o777 == 0o600, f"{what}: recovered file is not 0600")
             figures["recovered"] += 1
     elapsed = time.monotonic() - started
@@ -437,7 +508,9 @@ def try_damaged(path: Path, what: str, states: list, figures: Counter, deep: boo
     figures["damaged files tried"] += 1
 
 
-def damage_torture(workdir: Path, settings: Settings = QUICK, rng: random.Random | None = None, deep_every: int = 10) -> Counter:
+def damage_torture(
+    workdir: Path, settings: Settings = QUICK, rng: random.Random | None = None, deep_every: int = 10
+) -> Counter:
     rng = rng or random.Random(3)
     subject, content, states = damage_subject(workdir / "subject")
     bak = backup_path(subject).read_bytes()
@@ -506,7 +579,10 @@ def size_limit_torture(workdir: Path, settings: Settings = QUICK, rng: random.Ra
             continue  # everything fitted under this limit
         check(code == 1 and "Traceback" not in text, f"limit {limit}: not a clean stop ({code}):\n{text}")
         message = [line for line in text.splitlines() if line.startswith("resumable-opt: error:")]
-        check(len(message) == 1 and "File too large" in message[0] and "could not" in message[0], f"limit {limit}: unclear error:\n{text}")
+        check(
+            len(message) == 1 and "File too large" in message[0] and "could not" in message[0],
+            f"limit {limit}: unclear error:\n{text}",
+        )
         figures["file-size limit faults injected"] += 1
         figures[f"failed write: {message[0].split('could not ')[1].split(':')[0]}"] += 1
         check_nothing_lost(before, life, figures, f"limit {limit}")
@@ -519,14 +595,18 @@ set -e
 mount -t tmpfs -o size={size} tmpfs "$DISK"
 cp -a "$SEED_DIR"/. "$DISK"/
 set +e
-"$PYTHON" -m resumable_opt demo --checkpoint "$DISK/demo.ckpt" --delay 0 --max-evals 400 --quiet >"$OUT/stdout" 2>"$OUT/stderr"
+"$PYTHON" -m resumable_opt demo --checkpoint "$DISK/demo.ckpt" --delay 0 --max-evals 400 --quiet \\
+    >"$OUT/stdout" 2>"$OUT/stderr"
 echo $? >"$OUT/status"
 cp -a "$DISK"/. "$OUT"/after/
 """
 
 
 def can_mount_tmpfs() -> bool:
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"], capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
+        capture_output=True,
+    )
     return probe.returncode == 0
 
 
@@ -543,12 +623,23 @@ def disk_full_torture(workdir: Path, settings: Settings = QUICK) -> Counter:
         run_demo(seed_dir / "demo.ckpt", 5, 0.0, 0, progress=False)
         before = finished_trials(seed_dir / "demo.ckpt")
         env = {**os.environ, "DISK": str(disk), "SEED_DIR": str(seed_dir), "OUT": str(out), "PYTHON": sys.executable}
-        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", DISK_FULL_SCRIPT.format(size=size)], env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", DISK_FULL_SCRIPT.format(size=size)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         check(done.returncode == 0, f"the tmpfs run could not be set up: {done.stderr}")
         status, stderr = int((out / "status").read_text()), (out / "stderr").read_text()
-        check(status == 1 and "Traceback" not in stderr, f"disk of {size} bytes: not a clean stop ({status}):\n{stderr}")
+        check(
+            status == 1 and "Traceback" not in stderr, f"disk of {size} bytes: not a clean stop ({status}):\n{stderr}"
+        )
         last = stderr.strip().splitlines()[-1]
-        check(last.startswith("resumable-opt: error:") and "No space left on device" in last and "demo.ckpt" in last, f"unclear error:\n{stderr}")
+        check(
+            last.startswith("resumable-opt: error:") and "No space left on device" in last and "demo.ckpt" in last,
+            f"unclear error:\n{stderr}",
+        )
         after = finished_trials(out / "after" / "demo.ckpt")
         check(all(after.get(tid) == trial for tid, trial in before.items()), "trials lost on a full disk")
         figures["full-disk faults injected (tmpfs)"] += 1
@@ -600,7 +691,14 @@ def run_all(workdir: Path, settings: Settings) -> Counter:
         ("SIGINT/SIGTERM torture", lambda: interrupt_torture(workdir / "stop", settings)),
         ("damaged files", lambda: damage_torture(workdir / "damage", settings)),
         ("file-size limit", lambda: size_limit_torture(workdir / "limit", settings)),
-        ("full disk", lambda: disk_full_torture(workdir / "disk", settings) if can_mount_tmpfs() else Counter({"full-disk runs skipped (no tmpfs)": 1})),
+        (
+            "full disk",
+            lambda: (
+                disk_full_torture(workdir / "disk", settings)
+                if can_mount_tmpfs()
+                else Counter({"full-disk runs skipped (no tmpfs)": 1})
+            ),
+        ),
         ("poison: os._exit", lambda: poison_torture(workdir / "exit", "exit")),
         ("poison: segfault", lambda: poison_torture(workdir / "segfault", "segfault")),
         ("poison: SIGKILL (OOM)", lambda: poison_torture(workdir / "sigkill", "sigkill", max_attempts=2)),
@@ -612,7 +710,9 @@ def run_all(workdir: Path, settings: Settings) -> Counter:
         for key, value in sorted(figures.items()):
             print(f"  {key}: {value}")
         if "slowest case (ms)" in figures:
-            total["slowest damaged-file case (ms)"] = max(total["slowest damaged-file case (ms)"], figures.pop("slowest case (ms)"))
+            total["slowest damaged-file case (ms)"] = max(
+                total["slowest damaged-file case (ms)"], figures.pop("slowest case (ms)")
+            )
         total.update(figures)
     return total
 
@@ -629,7 +729,13 @@ def main() -> None:
         workdir = args.keep or Path(scratch)
         started = time.monotonic()
         total = run_all(workdir, settings)
-    kills = total["SIGKILLs survived"] + total["Ctrl-C/SIGTERM stops survived"] + total["process deaths (exit)"] + total["process deaths (segfault)"] + total["process deaths (sigkill)"]
+    kills = (
+        total["SIGKILLs survived"]
+        + total["Ctrl-C/SIGTERM stops survived"]
+        + total["process deaths (exit)"]
+        + total["process deaths (segfault)"]
+        + total["process deaths (sigkill)"]
+    )
     print(f"\nSummary ({'full' if args.full else 'quick'} setting, {time.monotonic() - started:.0f} s)")
     print(f"  kills and stops survived: {kills}")
     print(f"  damaged files tried: {total['damaged files tried']}")

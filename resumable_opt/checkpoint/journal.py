@@ -35,6 +35,8 @@ STARTED = "started"
 FINISHED = "finished"
 RELEASED = "released"
 SNAPSHOT = "snapshot"
+#: An intermediate value a trial reported (``current_trial().report``): plain numbers only.
+REPORTED = "reported"
 
 
 @dataclass
@@ -73,6 +75,11 @@ class SearchData:
     early_stop_args: list = field(default_factory=list)
     #: Why the search stopped before its budget, when it did.
     stopped_because: str | None = None
+    #: Intermediate values reported by trials: {tid: {step: value}}.
+    intermediate: dict[int, dict[int, float]] = field(default_factory=dict)
+    #: How many times each unfinished trial was started (interruptions
+    #: included, unlike ``attempts``): the trial's ``attempt`` number.
+    starts: dict[int, int] = field(default_factory=dict)
 
     def doc_index(self) -> dict[int, dict]:
         return {doc["tid"]: doc for doc in self.docs}
@@ -136,6 +143,7 @@ def apply(data: SearchData, op: tuple, docs_by_tid: dict[int, dict]) -> None:
             doc["book_time"] = when
             doc["refresh_time"] = when
             data.attempts[tid] = data.attempts.get(tid, 0) + 1
+            data.starts[tid] = data.starts.get(tid, 0) + 1
     elif kind == RELEASED:
         # (RELEASED, tids): evaluations abandoned on purpose (Ctrl-C, cancel);
         # they do not count as attempts that crashed the process.
@@ -153,7 +161,16 @@ def apply(data: SearchData, op: tuple, docs_by_tid: dict[int, dict]) -> None:
         doc["misc"].update(misc_update)
         doc["refresh_time"] = when
         data.attempts.pop(tid, None)
+        data.starts.pop(tid, None)
         data.early_stop_args = early_stop_args
+        stopped = result.get("step") if isinstance(result, dict) and result.get("pruned") else None
+        if stopped is not None and tid in data.intermediate:
+            # values past the step it was pruned at are left from an earlier evaluation, cut short
+            data.intermediate[tid] = {step: value for step, value in data.intermediate[tid].items() if step <= stopped}
+    elif kind == REPORTED:
+        # (REPORTED, tid, step, value): a later report of the same step replaces it
+        _, tid, step, value = op
+        data.intermediate.setdefault(tid, {})[step] = value
     elif kind == RUN_STARTED:
         _, run = op
         data.runs.append(RunRecord(**run))

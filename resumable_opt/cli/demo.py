@@ -16,9 +16,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Tune the learning rate and start range of gradient descent on y = x^2. "
         "Press Ctrl-C at any time and run the same command again: it resumes where it stopped.",
     )
-    demo.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint file (default: %(default)s)")
-    demo.add_argument("--max-evals", type=positive_int, default=DEFAULT_MAX_EVALS, help="total number of trials (default: %(default)s)")
-    demo.add_argument("--delay", type=float, default=DEFAULT_DELAY, help="seconds each trial takes (default: %(default)s)")
+    demo.add_argument(
+        "--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint file (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--max-evals",
+        type=positive_int,
+        default=DEFAULT_MAX_EVALS,
+        help="total number of trials (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--delay", type=float, default=DEFAULT_DELAY, help="seconds each trial takes (default: %(default)s)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed of a new search (default: %(default)s)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=run)

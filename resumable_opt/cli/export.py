@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pip install 'resumable-opt[parquet]'). The file is replaced atomically.",
     )
     add_checkpoint_argument(parser)
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help=f"the file to write ({', '.join(FORMATS)})")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="FILE", help=f"the file to write ({', '.join(FORMATS)})"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -24,9 +24,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", type=Path, help="the pickled Trials / trials_save_file")
     add_checkpoint_argument(parser, help="the new checkpoint to create (never written over)")
-    parser.add_argument("--space", required=True, metavar="MODULE:NAME", help="the space the trials were made with, "
-                        "as module:attribute or path/to/file.py:attribute (the module is imported)")
-    parser.add_argument("--objective", metavar="MODULE:NAME", help="the objective, stored so the search resumes without its script")
+    parser.add_argument(
+        "--space",
+        required=True,
+        metavar="MODULE:NAME",
+        help="the space the trials were made with, "
+        "as module:attribute or path/to/file.py:attribute (the module is imported)",
+    )
+    parser.add_argument(
+        "--objective", metavar="MODULE:NAME", help="the objective, stored so the search resumes without its script"
+    )
     parser.add_argument("--seed", type=int, help="seed of the rest of the search (default: its first run chooses)")
     parser.set_defaults(handler=run_import)
 
@@ -37,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "points_to_evaluate takes it (a choice as its index). The next run evaluates them first.",
     )
     add_checkpoint_argument(points)
-    points.add_argument("points", nargs="+", metavar="JSON", help='a point, e.g. \'{"x": 0.5, "kind": 1}\', or a JSON list of points')
+    points.add_argument(
+        "points", nargs="+", metavar="JSON", help='a point, e.g. \'{"x": 0.5, "kind": 1}\', or a JSON list of points'
+    )
     points.set_defaults(handler=run_add_points)
 
 
@@ -52,6 +61,8 @@ def load_object(spec: str) -> Any:
             if not path.is_file():
                 raise ResumableOptError(f"{where}: no such file")
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ResumableOptError(f"{where}: not a Python file that can be imported")
             module = importlib.util.module_from_spec(module_spec)
             sys.path.insert(0, str(path.parent.resolve()))
             module_spec.loader.exec_module(module)
@@ -74,7 +85,9 @@ def run_import(args: argparse.Namespace) -> int:
     space = load_object(args.space)
     objective = load_object(args.objective) if args.objective else None
     state = import_trials(args.source, space, args.checkpoint, fn=objective, seed=args.seed)
-    print(f"Imported {state.n_trials} trials ({state.n_failed} failed, {state.n_pending} not finished) into {state.path}.")
+    print(
+        f"Imported {state.n_trials} trials ({state.n_failed} failed, {state.n_pending} not finished) into {state.path}."
+    )
     if state.best_trial is not None:
         print(f"Best loss {state.best_loss:.6g} at trial {state.best_trial['tid']}: {state.best}")
     print(f"Go on with resumable_opt.fmin(objective, space, ..., checkpoint={str(state.path)!r}).")
@@ -94,5 +107,8 @@ def run_add_points(args: argparse.Namespace) -> int:
     if not all(isinstance(point, dict) for point in points):
         raise ResumableOptError("each point must be a JSON object {label: value}")
     tids = add_points(args.checkpoint, points)
-    print(f"Added {len(tids)} point(s) to {args.checkpoint} as trial(s) {', '.join(map(str, tids))}; the next run evaluates them first.")
+    print(
+        f"Added {len(tids)} point(s) to {args.checkpoint} as trial(s) {', '.join(map(str, tids))};"
+        " the next run evaluates them first."
+    )
     return 0

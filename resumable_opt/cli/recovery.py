@@ -50,10 +50,12 @@ def run_recover(args: argparse.Namespace) -> int:
     if before.sound:
         print(f"{before}\nNothing to recover.")
         return 0
-    kept = recover(args.checkpoint)
+    restored = before.best_recoverable
+    kept = recover(args.checkpoint)  # refuses, with what to do, when nothing can be recovered
     after = verify(args.checkpoint)
     if kept != args.checkpoint:
         print(f"Kept the damaged file as {kept}.")
-    print(f"Restored {args.checkpoint} from the {before.best_recoverable.source}: "
+    source = restored.source if restored is not None else "recoverable state"
+    print(f"Restored {args.checkpoint} from the {source}: "
           f"{after.n_finished} finished trials of {after.n_trials}. Run the search again to resume it.")
     return 0

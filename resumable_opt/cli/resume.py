@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..errors import ResumableOptError
 from ..runner import minimize
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def stored(state: SearchState, what: str) -> object:
+def stored(state: SearchState, what: str) -> Any:
     """The objective, space or algorithm unpickled from the checkpoint, or a clear error."""
     try:
         value = getattr(state, what)
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         note(f"this search had stopped ({state.stopped_because}); it goes on now up to {max_evals} trials")
     objective, space, algo = (stored(state, what) for what in ("objective", "space", "algo"))
     # The stored algorithm, not minimize's default: the resumed search is the same search.
-    final = minimize(objective, space, args.checkpoint, max_evals, algo=algo, progress=not args.quiet)
+    # and its pruner, so that the trials are stopped as before
+    pruner = stored(state, "pruner") if state.meta.get("pruner") is not None else None
+    final = minimize(objective, space, args.checkpoint, max_evals, algo=algo, progress=not args.quiet, pruner=pruner)
     print_run_result(final)
     return 0

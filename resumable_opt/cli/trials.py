@@ -7,7 +7,7 @@ import sys
 
 from ..errors import ResumableOptError
 from ..reporting.render import csv_text, json_text, render_table
-from ..reporting.rows import TrialTable, sort_rows, trial_table
+from ..reporting.rows import TrialTable, sort_rows, step_table, trial_table
 from .common import add_checkpoint_argument, load_search, note, note_if_raw, positive_int
 
 FORMATS = ("table", "csv", "json")
@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "trials",
         help="one row per trial: decoded parameters, loss, status, duration, start",
-        description="List the trials of a search, one per row: tid, status (ok, fail, running, pending), loss, "
+        description="List the trials of a search, one per row: tid, status (ok, pruned, fail, running, pending), loss, "
+        "the last step reported (in searches whose trials report intermediate values), "
         "one column per hyperopt label with the value the objective saw (empty where a conditional branch "
         "did not use it), duration in seconds and start time. On a terminal the table is aligned and long "
         "values are cut; piped, it is plain with whole values.",
@@ -27,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--desc", action="store_true", help="sort in descending order")
     parser.add_argument("--top", metavar="N", type=positive_int, help="only the first N rows (after sorting)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: %(default)s)")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="one row per intermediate value the trials reported instead: tid, status, step, value",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -38,8 +44,10 @@ def selected_rows(table: TrialTable, sort: str, descending: bool, top: int | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    table = trial_table(load_search(args.checkpoint))
-    note_if_raw(table)
+    state = load_search(args.checkpoint)
+    table = step_table(state) if args.steps else trial_table(state)
+    if not args.steps:
+        note_if_raw(table)
     rows = selected_rows(table, args.sort, args.desc, args.top)
     if args.format == "csv":
         sys.stdout.write(csv_text(table.columns, rows))
@@ -48,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
     elif rows:
         print(render_table(table.columns, rows, terminal=sys.stdout.isatty()))
     else:
-        note("no trials yet")
+        note("no intermediate values reported yet" if args.steps else "no trials yet")
     return 0

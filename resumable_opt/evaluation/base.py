@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from ..trial import TrialTicket
+from ..trial.channel import Reporter
 from .outcome import Outcome
 
 
@@ -27,10 +29,13 @@ class Evaluator(ABC):
 
     #: How many trials may be in flight at once.
     capacity: int = 1
+    #: Set by the runner: answers a trial's ``report(step, value)`` (see ``trial/channel.py``).
+    on_report: Reporter | None = None
 
     @abstractmethod
-    def submit(self, doc: dict) -> None:
-        """Start evaluating the trial document ``doc`` (state already RUNNING)."""
+    def submit(self, doc: dict, ticket: TrialTicket | None = None) -> None:
+        """Start evaluating the trial document ``doc`` (state already RUNNING);
+        ``ticket`` makes it the ``current_trial()`` of the objective."""
 
     @abstractmethod
     def wait(self) -> list[tuple[dict, Outcome | Lost]]:

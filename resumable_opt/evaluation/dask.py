@@ -20,11 +20,13 @@ as one attempt of the poison-trial limit and submits the trial again.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import time
 from typing import Any
 
 from hyperopt import base
 
+from ..trial import TrialTicket
 from .futures import FuturesEvaluator
 from .outcome import evaluate
 from .remote import evaluate_packed
@@ -74,10 +76,27 @@ class ExecutorEvaluator(FuturesEvaluator):
             self._capacity = (now, max(1, threads))
         return self._capacity[1]
 
-    def _start(self, doc: dict) -> cf.Future:
+    def _report_host(self) -> str:
+        """The address of this machine that the Dask workers can reach: the one it
+        talks to the scheduler from (override with RESUMABLE_OPT_REPORT_HOST)."""
+        chosen = os.environ.get("RESUMABLE_OPT_REPORT_HOST")
+        if chosen:
+            return chosen
+        if self._client is None:
+            return super()._report_host()
+        from distributed.comm import parse_address, parse_host_port
+        from distributed.utils import get_ip
+
+        protocol, location = parse_address(self._client.scheduler.address)
+        if protocol not in ("tcp", "tls"):
+            return super()._report_host()
+        host, _ = parse_host_port(location)
+        return "127.0.0.1" if host in ("127.0.0.1", "localhost", "::1") else get_ip(host)
+
+    def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         if self._in_this_process:
-            return self._executor.submit(evaluate, self.domain, None, doc)
-        return self._executor.submit(evaluate_packed, self.payload, doc)
+            return self._executor.submit(evaluate, self.domain, None, doc, ticket)
+        return self._executor.submit(evaluate_packed, self.payload, doc, ticket)
 
     def _stop(self, future: cf.Future) -> None:
         future.cancel()  # on Dask, this cancels the Dask future too

@@ -3,7 +3,8 @@ and ``trial_timeout``."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hyperopt import base
 
@@ -13,7 +14,9 @@ from .in_process import InProcessEvaluator
 EvaluatorFactory = Callable[[base.Domain, base.Trials], Evaluator]
 
 
-def evaluator_factory(n_jobs: int | None = None, executor: Any = None, trial_timeout: float | None = None) -> EvaluatorFactory:
+def evaluator_factory(
+    n_jobs: int | None = None, executor: Any = None, trial_timeout: float | None = None
+) -> EvaluatorFactory:
     """Check the options and return how to build the run's evaluator.
 
     - nothing given: serial, in this process (the default; exactly fmin's history);
@@ -26,7 +29,9 @@ def evaluator_factory(n_jobs: int | None = None, executor: Any = None, trial_tim
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1):
         raise ValueError(f"n_jobs must be a whole number >= 1, not {n_jobs!r}")
-    if trial_timeout is not None and (isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float)) or not trial_timeout > 0):
+    if trial_timeout is not None and (
+        isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float)) or not trial_timeout > 0
+    ):
         raise ValueError(f"trial_timeout must be a number of seconds > 0, not {trial_timeout!r}")
     if executor is not None:
         from .dask import ExecutorEvaluator, is_dask_client

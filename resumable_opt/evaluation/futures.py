@@ -13,11 +13,13 @@ import concurrent.futures as cf
 import time
 import traceback
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hyperopt import base
 
 from ..errors import ResumableOptError
+from ..trial import TrialTicket
+from ..trial.channel import ReportServer
 from .base import Evaluator, Lost
 from .outcome import Outcome, failure
 from .remote import pack_domain
@@ -49,6 +51,8 @@ class FuturesEvaluator(Evaluator):
         self.payload = self._pack(domain) if other_processes else b""
         self.trial_timeout = trial_timeout
         self._jobs: dict[cf.Future, _Job] = {}
+        #: Where the trials' reports arrive, started with the first trial.
+        self._reports: ReportServer | None = None
 
     @staticmethod
     def _pack(domain: base.Domain) -> bytes:
@@ -62,16 +66,24 @@ class FuturesEvaluator(Evaluator):
             ) from exc
 
     @abstractmethod
-    def _start(self, doc: dict) -> cf.Future:
+    def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         """Start evaluating ``doc``; the future's result is its :class:`Outcome`."""
 
     @abstractmethod
     def _stop(self, future: cf.Future) -> None:
         """Stop the evaluation behind ``future`` (its result is not wanted)."""
 
-    def submit(self, doc: dict) -> None:
+    def _report_host(self) -> str:
+        """The address the workers reach this process at (local workers: loopback)."""
+        return "127.0.0.1"
+
+    def submit(self, doc: dict, ticket: TrialTicket | None = None) -> None:
+        if ticket is not None:
+            if self._reports is None:
+                self._reports = ReportServer(self._report_host())
+            ticket = replace(ticket, channel=(self._reports.address, self._reports.authkey))
         try:
-            future = self._start(doc)
+            future = self._start(doc, ticket)
         except (cf.BrokenExecutor, RuntimeError) as exc:
             raise ResumableOptError(
                 f"the executor cannot take more trials ({type(exc).__name__}: {exc}); every finished "
@@ -81,8 +93,14 @@ class FuturesEvaluator(Evaluator):
 
     def wait(self) -> list[tuple[dict, Outcome | Lost]]:
         while True:
-            done, _ = cf.wait(self._jobs, timeout=self._time_to_first_deadline(), return_when=cf.FIRST_COMPLETED)
-            finished = [(self._jobs.pop(future).doc, self._outcome(future)) for future in done]
+            waiting = set(self._jobs)
+            if self._reports is not None:
+                waiting.add(self._reports.wakeup)
+            done, _ = cf.wait(waiting, timeout=self._time_to_first_deadline(), return_when=cf.FIRST_COMPLETED)
+            if self._reports is not None and self._reports.wakeup in done:
+                assert self.on_report is not None, "the runner answers the reports"
+                self._reports.serve(self.on_report)
+            finished = [(self._jobs.pop(future).doc, self._outcome(future)) for future in done if future in self._jobs]
             finished += self._stop_overdue()
             if finished:
                 return finished
@@ -91,6 +109,11 @@ class FuturesEvaluator(Evaluator):
         for future in list(self._jobs):
             self._stop(future)
         self._jobs.clear()
+
+    def close(self) -> None:
+        if self._reports is not None:
+            self._reports.close()
+            self._reports = None
 
     # -- helpers ----------------------------------------------------------
 

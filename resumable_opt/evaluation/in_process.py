@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hyperopt import base
 
+from ..trial import TrialTicket
 from .base import Evaluator
 from .outcome import Outcome, evaluate
 
@@ -20,14 +21,14 @@ class InProcessEvaluator(Evaluator):
     def __init__(self, domain: base.Domain, trials: base.Trials) -> None:
         self.domain = domain
         self.trials = trials
-        self._queued: list[dict] = []
+        self._queued: list[tuple[dict, TrialTicket | None]] = []
 
-    def submit(self, doc: dict) -> None:
-        self._queued.append(doc)
+    def submit(self, doc: dict, ticket: TrialTicket | None = None) -> None:
+        self._queued.append((doc, ticket))
 
     def wait(self) -> list[tuple[dict, Outcome]]:
-        doc = self._queued.pop(0)
-        return [(doc, evaluate(self.domain, self.trials, doc))]
+        doc, ticket = self._queued.pop(0)
+        return [(doc, evaluate(self.domain, self.trials, doc, ticket, self.on_report))]
 
     def cancel_all(self) -> None:
         self._queued.clear()

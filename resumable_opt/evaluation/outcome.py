@@ -16,6 +16,10 @@ from typing import Any
 from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, base
 from hyperopt.utils import coarse_utcnow
 
+from ..trial import Trial, TrialPruned, TrialTicket
+from ..trial.channel import Reporter
+from ..trial.context import running
+
 
 @dataclass
 class Outcome:
@@ -65,20 +69,33 @@ def _raised_by_hyperopt_on_the_result(exc: BaseException) -> bool:
     return bool(frames) and frames[-1].name == "evaluate" and frames[-1].filename.endswith(os.path.join("hyperopt", "base.py"))
 
 
-def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outcome:
+def evaluate(
+    domain: base.Domain,
+    trials: base.Trials | None,
+    doc: dict,
+    ticket: TrialTicket | None = None,
+    reporter: Reporter | None = None,
+) -> Outcome:
     """Evaluate the trial ``doc`` in this process; never raises for the objective's faults.
 
     An exception, ``sys.exit()``, a result that is not a number or a valid
     result dict, and a NaN loss all become failed outcomes that keep the
     reason (and the traceback).  Only a stop request (our interrupt, which is
-    a ``BaseException``) passes through.
+    a ``BaseException``) passes through.  With ``ticket``, the trial is the
+    objective's ``current_trial()`` (reporting through ``reporter``, or
+    through the ticket's channel when None), and :class:`TrialPruned` makes a
+    pruned outcome.
     """
     spec = base.spec_from_misc(doc["misc"])
     ctrl = base.Ctrl(trials, current_trial=doc)
     started = time.perf_counter()
+    trial = None
     try:
-        result = domain.evaluate(spec, ctrl)
+        with running(ticket, domain.expr, doc["misc"]["vals"], reporter) as trial:
+            result = domain.evaluate(spec, ctrl)
     except (Exception, SystemExit) as exc:
+        if isinstance(exc, TrialPruned):
+            return _pruned(trial, time.perf_counter() - started)
         name = type(exc).__name__
         message = str(exc) or repr(exc)
         if isinstance(exc, SystemExit):
@@ -95,4 +112,17 @@ def evaluate(domain: base.Domain, trials: base.Trials | None, doc: dict) -> Outc
     duration = time.perf_counter() - started
     if result.get("status") == STATUS_OK and math.isnan(result["loss"]):
         return failure("InvalidLoss", "the objective returned a NaN loss", duration=duration)
+    return Outcome(JOB_STATE_DONE, result, {}, coarse_utcnow(), duration)
+
+
+def _pruned(trial: Trial | None, duration: float) -> Outcome:
+    """The outcome of an objective that raised ``TrialPruned``: finished, with its last reported value."""
+    result = None if trial is None else trial.pruned_result()
+    if result is None:
+        return failure(
+            "TrialPruned",
+            "the objective raised TrialPruned before it reported any value, so there is no loss to record "
+            "(call current_trial().report(step, value) first)",
+            duration=duration,
+        )
     return Outcome(JOB_STATE_DONE, result, {}, coarse_utcnow(), duration)

@@ -34,6 +34,7 @@ import time
 from hyperopt import base
 
 from ..errors import ResumableOptError
+from ..trial import TrialTicket
 from .base import Lost
 from .futures import FuturesEvaluator
 from .outcome import Outcome
@@ -147,13 +148,13 @@ class ProcessEvaluator(FuturesEvaluator):
                 )
         return outcome
 
-    def _start(self, doc: dict) -> cf.Future:
+    def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
         try:
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
         except cf.BrokenExecutor:  # its worker died: a new one takes its place
             self._kill_slot(index)
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc)
+            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
         self._slot_futures[index] = future
         return future
 
@@ -180,6 +181,7 @@ class ProcessEvaluator(FuturesEvaluator):
         self._slot_futures = [None] * self.capacity
 
     def close(self) -> None:
+        super().close()
         for executor in self._slots:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cloudpickle
 from hyperopt import base
 
+from ..trial import TrialTicket
 from .outcome import Outcome, evaluate
 
 #: The last (payload, Domain) this worker built; a search sends one payload.
@@ -33,6 +34,6 @@ def domain_from(payload: bytes) -> base.Domain:
     return _cached[1]
 
 
-def evaluate_packed(payload: bytes, doc: dict) -> Outcome:
+def evaluate_packed(payload: bytes, doc: dict, ticket: TrialTicket | None = None) -> Outcome:
     """Evaluate the trial ``doc`` here; the worker has no Trials (the runner owns them)."""
-    return evaluate(domain_from(payload), None, doc)
+    return evaluate(domain_from(payload), None, doc, ticket)

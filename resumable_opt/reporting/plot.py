@@ -18,7 +18,7 @@ from ..errors import ResumableOptError
 from .export import write_output
 from .extras import require
 from .render import cell_text
-from .rows import STATUS_FAIL, STATUS_OK, TrialTable, trial_table
+from .rows import STATUS_FAIL, STATUS_OK, STATUS_PRUNED, TrialTable, trial_table
 from .summary import space_parameters
 
 if TYPE_CHECKING:
@@ -56,11 +56,18 @@ def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
         raise ResumableOptError(f"{state.path}: no trial has finished with a loss yet, so there is nothing to plot")
     table = trial_table(state)
     scales = parameter_scales(space_parameters(state))
-    return build_figure(table, f"{state.path.name}: {state.n_finished} trials", scales), table
+    title = f"{state.path.name}: {state.n_finished} trials"
+    return build_figure(table, title, scales, state.intermediate()), table
 
 
-def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | None = None) -> Any:
+def build_figure(
+    table: TrialTable, title: str = "", scales: dict[str, str] | None = None, curves: dict[int, dict] | None = None
+) -> Any:
     """A matplotlib ``Figure``: the losses in trial order, then one panel per parameter.
+
+    ``curves`` (``{tid: {step: value}}``, the trials' intermediate values),
+    when there are any, adds a panel of them, one line per trial, the
+    pruned trials' lines dimmed.
 
     ``scales`` (see :func:`parameter_scales`) says which parameters are
     choices or logarithmic; without it, non-numeric values are categories.
@@ -71,12 +78,13 @@ def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | No
     require("matplotlib", "plot", PURPOSE)
     from matplotlib.figure import Figure
 
-    ok = [row for row in table.rows if row["status"] == STATUS_OK]
+    ok = [row for row in table.rows if row["status"] in (STATUS_OK, STATUS_PRUNED)]
     if not ok:
         raise ResumableOptError("no trial has finished with a loss yet, so there is nothing to plot")
     best = min(ok, key=lambda row: row["loss"])
     log_loss = _spans_orders_of_magnitude([row["loss"] for row in ok])
-    n_rows = 1 + math.ceil(len(table.parameters) / PANELS_PER_ROW)
+    first = 2 if curves else 1  # the row of the first parameter panel
+    n_rows = first + math.ceil(len(table.parameters) / PANELS_PER_ROW)
     figure = Figure(figsize=(11, 3.4 + 2.8 * (n_rows - 1)), dpi=DPI, layout="constrained")
     grid = figure.add_gridspec(n_rows, PANELS_PER_ROW)
     if title:
@@ -84,8 +92,11 @@ def build_figure(table: TrialTable, title: str = "", scales: dict[str, str] | No
 
     losses = figure.add_subplot(grid[0, :])
     _draw_losses(losses, table, ok, best, log_loss)
+    if curves:
+        pruned = {row["tid"] for row in table.rows if row["status"] == STATUS_PRUNED}
+        _draw_curves(figure.add_subplot(grid[1, :]), curves, pruned, log_loss)
     for index, parameter in enumerate(table.parameters):
-        axes = figure.add_subplot(grid[1 + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
+        axes = figure.add_subplot(grid[first + index // PANELS_PER_ROW, index % PANELS_PER_ROW])
         _draw_parameter(axes, parameter, ok, best, log_loss, (scales or {}).get(parameter, "linear"))
     # The data stay inside their axes; leaving them out of the layout computation
     # halves the time to draw a search of thousands of trials.
@@ -100,7 +111,13 @@ def _spans_orders_of_magnitude(values: list[float]) -> bool:
 
 
 def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_loss: bool) -> None:
-    axes.scatter([row["tid"] for row in ok], [row["loss"] for row in ok], s=18, color=POINT_COLOR, label="trials", zorder=2)
+    full = [row for row in ok if row["status"] != STATUS_PRUNED]
+    xs, ys = [row["tid"] for row in full], [row["loss"] for row in full]
+    axes.scatter(xs, ys, s=18, color=POINT_COLOR, label="trials", zorder=2)
+    pruned = [row for row in ok if row["status"] == STATUS_PRUNED]
+    if pruned:  # their loss is the last value they reported: hollow, dimmed
+        xs, ys = [row["tid"] for row in pruned], [row["loss"] for row in pruned]
+        axes.scatter(xs, ys, s=18, facecolors="none", edgecolors=FAIL_COLOR, label="pruned", zorder=2)
     running_best, best_so_far = math.inf, []
     for row in ok:  # rows are in trial order
         running_best = min(running_best, row["loss"])
@@ -121,6 +138,26 @@ def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_l
     axes.set_xlabel("trial (tid)")
     axes.set_ylabel("loss")
     axes.set_title(f"loss of each trial; best {best['loss']:.6g} at trial {best['tid']}", fontsize="medium")
+    axes.legend(loc="upper right", fontsize="small")
+    axes.grid(alpha=0.3)
+
+
+def _draw_curves(axes: Any, curves: dict[int, dict], pruned: set[int], log_scale: bool) -> None:
+    """The intermediate values of each trial against the step; pruned trials dimmed."""
+    labelled: set[str] = set()
+    for tid, values in curves.items():
+        steps = sorted(values)
+        kind = "pruned" if tid in pruned else "trials"
+        style = {"color": FAIL_COLOR, "alpha": 0.4, "linewidth": 0.8} if tid in pruned else {"color": POINT_COLOR, "alpha": 0.8}
+        label = None if kind in labelled else kind
+        ys = [values[step] for step in steps]
+        (line,) = axes.plot(steps, ys, marker=".", markersize=3, label=label, zorder=2, **style)
+        line.set_gid(f"{kind} {tid}")  # which trial a line is, for a program reading the figure back
+        labelled.add(kind)
+    axes.set_yscale("log" if log_scale else "linear")
+    axes.set_xlabel("step")
+    axes.set_ylabel("reported value")
+    axes.set_title(f"intermediate values of {len(curves)} trials ({len(pruned)} pruned, dimmed)", fontsize="medium")
     axes.legend(loc="upper right", fontsize="small")
     axes.grid(alpha=0.3)
 

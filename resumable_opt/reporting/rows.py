@@ -5,10 +5,13 @@ the command line, the files it exports, the plot and a notebook's data frame
 always agree.  A row holds:
 
 * ``tid``: hyperopt's trial id;
-* ``status``: ``ok``, ``fail``, ``running`` (being evaluated by the run going
-  on now) or ``pending`` (asked and not finished: it is evaluated first when
-  the search is resumed);
-* ``loss``: the loss of an ``ok`` trial, else None;
+* ``status``: ``ok``, ``pruned`` (stopped early by the pruner: finished, its
+  loss is its last reported value), ``fail``, ``running`` (being evaluated by
+  the run going on now) or ``pending`` (asked and not finished: it is
+  evaluated first when the search is resumed);
+* ``loss``: the loss of an ``ok`` or ``pruned`` trial, else None;
+* ``step`` (only in a search whose trials report intermediate values): the
+  last step the trial reported (for a pruned trial, the one it stopped at);
 * one column per hyperopt label, decoded as the objective saw it (the chosen
   option of an ``hp.choice``, not its index; an ``int`` for
   ``scope.int(hp.quniform(...))``), None where a conditional branch did not
@@ -39,6 +42,9 @@ LEADING_COLUMNS = ("tid", "status", "loss")
 TRAILING_COLUMNS = ("duration", "started")
 
 STATUS_OK, STATUS_FAIL, STATUS_RUNNING, STATUS_PENDING = "ok", "fail", "running", "pending"
+STATUS_PRUNED = "pruned"
+#: The column of the last reported step, after the loss, in searches with intermediate values.
+STEP_COLUMN = "step"
 
 # The wrappers hyperopt puts around a label's raw value (hp.uniform is
 # float(hyperopt_param(...)), hp.uniformint is int(float(...))): applied in
@@ -83,6 +89,7 @@ def trial_table(state: "SearchState") -> TrialTable:
         decoded_points = [_raw_point(point) for point in points]
         decoded, why_raw = False, f"{type(exc).__name__}: {exc}"
     names = {label: _column_name(label) for label in labels}
+    reported = state.intermediate()
     rows = []
     for doc, values in zip(docs, decoded_points):
         row: dict[str, Any] = {
@@ -90,14 +97,29 @@ def trial_table(state: "SearchState") -> TrialTable:
             "status": trial_status(doc, running=state.running is not None),
             "loss": float(doc["result"]["loss"]) if is_ok(doc) else None,
         }
+        if reported:
+            row[STEP_COLUMN] = last_step(doc, reported.get(doc["tid"], {}))
         for label in labels:
             row[names[label]] = values.get(label)
         row["duration"] = _duration(doc)
         row["started"] = as_local_time(doc.get("book_time"))
         rows.append(row)
     parameters = [names[label] for label in labels]
-    columns = [*LEADING_COLUMNS, *parameters, *TRAILING_COLUMNS]
+    columns = [*LEADING_COLUMNS, *([STEP_COLUMN] if reported else []), *parameters, *TRAILING_COLUMNS]
     return TrialTable(columns, parameters, rows, decoded, why_raw)
+
+
+STEP_TABLE_COLUMNS = ["tid", "status", STEP_COLUMN, "value"]
+
+
+def step_table(state: SearchState) -> TrialTable:
+    """One row per intermediate value reported (``trials --steps``): tid, status, step, value."""
+    docs = {doc["tid"]: doc for doc in state.trials._dynamic_trials}
+    rows = []
+    for tid, values in state.intermediate().items():
+        status = trial_status(docs[tid], running=state.running is not None) if tid in docs else STATUS_PENDING
+        rows += [{"tid": tid, "status": status, STEP_COLUMN: step, "value": value} for step, value in values.items()]
+    return TrialTable(list(STEP_TABLE_COLUMNS), [], rows)
 
 
 def trial_status(doc: dict, running: bool) -> str:
@@ -109,7 +131,16 @@ def trial_status(doc: dict, running: bool) -> str:
     """
     if is_pending(doc):
         return STATUS_RUNNING if running and doc["state"] == JOB_STATE_RUNNING else STATUS_PENDING
-    return STATUS_OK if is_ok(doc) else STATUS_FAIL
+    if not is_ok(doc):
+        return STATUS_FAIL
+    return STATUS_PRUNED if doc["result"].get("pruned") else STATUS_OK
+
+
+def last_step(doc: dict, values: dict[int, float]) -> int | None:
+    """The step a pruned trial stopped at, or the last step a trial reported."""
+    if doc["result"].get("pruned") and "step" in doc["result"]:
+        return int(doc["result"]["step"])
+    return max(values) if values else None
 
 
 def sort_rows(rows: list[dict], column: str, descending: bool = False) -> list[dict]:
@@ -129,7 +160,7 @@ def _is_empty(value: Any) -> bool:
 
 def _column_name(label: str) -> str:
     """A label as a column name; ``param:loss`` for a label that clashes with a fixed column."""
-    return f"param:{label}" if label in LEADING_COLUMNS + TRAILING_COLUMNS else label
+    return f"param:{label}" if label in (*LEADING_COLUMNS, STEP_COLUMN, *TRAILING_COLUMNS) else label
 
 
 def _duration(doc: dict) -> float | None:

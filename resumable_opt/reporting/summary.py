@@ -22,7 +22,7 @@ from tabulate import tabulate
 from ..checkpoint.journal import RunRecord
 from ..trials import is_pending
 from .progress import format_loss, format_params
-from .rows import STATUS_RUNNING, as_local_time, trial_status
+from .rows import STATUS_PRUNED, STATUS_RUNNING, as_local_time, trial_status
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
@@ -144,6 +144,18 @@ def _time_line(state: "SearchState", spans: list[RunSpan]) -> str:
     return f"{about}{format_duration(total)} over {len(spans)} run{'s' if len(spans) != 1 else ''}{going}"
 
 
+def _steps_line(state: SearchState, reported: dict[int, dict]) -> str:
+    """The intermediate values reported, and the trials the pruner stopped."""
+    running = state.running is not None
+    pruned = [doc for doc in state.trials._dynamic_trials if trial_status(doc, running) == STATUS_PRUNED]
+    count = sum(len(values) for values in reported.values())
+    line = f"{count} intermediate values from {len(reported)} trials; {len(pruned)} pruned"
+    steps = sorted(doc["result"]["step"] for doc in pruned if "step" in doc["result"])
+    if steps:
+        line += f" (at step {steps[0]})" if steps[0] == steps[-1] else f" (at steps {steps[0]} to {steps[-1]})"
+    return line
+
+
 def space_parameters(state: "SearchState") -> dict[str, str]:
     """Each label and its distribution, from the description stored with the space."""
     return dict(state.meta.get("space_signature", {}).get("parameters", {}))
@@ -160,6 +172,11 @@ def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str
         ("algorithm", state.algo_name),
         ("objective", state.objective_name),
     ]
+    if state.meta.get("pruner_name"):
+        fields.append(("pruner", state.meta["pruner_name"]))
+    reported = state.intermediate()
+    if reported:
+        fields.append(("steps", _steps_line(state, reported)))
     if state.stopped_because:
         fields.append(("stopped", state.stopped_because))
     if state.torn_bytes:

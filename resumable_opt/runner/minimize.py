@@ -25,6 +25,7 @@ from ..errors import CheckpointNotFound, ResumableOptError, SearchInterrupted, S
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
 from ..interrupts import Interrupt, InterruptGuard, signal_name, tell
+from ..pruners import Pruner, check_pruner, record_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
@@ -207,6 +208,7 @@ def minimize(
     n_jobs: int | None = None,
     executor: Any = None,
     trial_timeout: float | None = None,
+    pruner: Pruner | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -239,6 +241,12 @@ def minimize(
     can be stopped).  A worker that dies in a trial makes it run again,
     counted toward ``max_attempts``.
 
+    Long trials: in the objective, ``resumable_opt.current_trial()`` saves
+    and loads the trial's state (an interrupted trial resumes from it) and
+    reports intermediate values; ``pruner`` (e.g. ``MedianPruner()``)
+    decides at each report whether ``should_prune()`` is True (see
+    ``docs/long-trials.md``).
+
     Ctrl-C, SIGTERM or SIGHUP stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
     status 130, 143 or 129), from the moment ``minimize`` is called (before the
@@ -256,6 +264,7 @@ def minimize(
         max_attempts=max_attempts,
         stop_after_initial_failures=stop_after_initial_failures,
         progress=progress,
+        pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
     return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
@@ -326,6 +335,7 @@ def run_search(
             seed, rng = _first_rng(seed, rstate)
             data = new_search(fn, space, algo, seed, rng)
             data.docs.extend(first_trials)
+        record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         store = CheckpointStore(path)
         run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard)

@@ -45,10 +45,13 @@ from ..errors import ObjectiveAlwaysFails, SearchInterrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
 from ..interrupts import Interrupt, InterruptGuard, exit_status, signal_name, silence_standard_streams, tell
+from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, resume_command
 from ..space import active_values, decode
+from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
+from .reports import answer_report
 
 
 @dataclass
@@ -67,6 +70,8 @@ class RunOptions:
     #: False: an exception raised by the objective is recorded (durably), then
     #: raised from the run, as ``hyperopt.fmin(catch_eval_exceptions=False)`` does.
     catch_eval_exceptions: bool = True
+    #: Decides whether a trial stops early, at each ``report`` (None: never).
+    pruner: Pruner | None = None
 
 
 def poison_failure(attempts: int) -> Outcome:
@@ -114,6 +119,8 @@ class Run:
         self.trials = trials_from_docs(data.docs, into=trials)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
+        self.evaluator.on_report = lambda *message: answer_report(self, *message)
+        self.search_id = files.search_identity(data.meta)
         self.torn_bytes = torn_bytes
         #: Installed by the caller from its first line (see ``minimize``), or by :meth:`execute`.
         self.guard = guard or InterruptGuard()
@@ -162,7 +169,7 @@ class Run:
                 if doc is None:
                     break
                 self.in_flight[doc["tid"]] = doc  # first, so a stop during submit releases it
-                self.evaluator.submit(doc)
+                self.evaluator.submit(doc, self._ticket(doc))
             if not self.in_flight:
                 return self._why_no_more()
             finished = self.evaluator.wait()
@@ -187,8 +194,12 @@ class Run:
         with self.guard.critical():
             self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
         self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
-        self.evaluator.submit(doc)
+        self.evaluator.submit(doc, self._ticket(doc))
         return None
+
+    def _ticket(self, doc: dict) -> TrialTicket:
+        tid = doc["tid"]
+        return TrialTicket(tid, self.data.starts.get(tid, 1), str(self.path.absolute()), self.search_id)
 
     def _ask_if_allowed(self) -> dict | None:
         """Ask the algorithm for the next point, unless a stop condition holds."""
@@ -247,6 +258,7 @@ class Run:
                 self.store.write_snapshot(self.data)
             if new_best:
                 self._write_best_file()
+        files.clean_up(self.path, doc["tid"])  # its result is durable: its saved state is no longer needed
         self._report(doc, outcome, new_best)
         if outcome.exception is not None and not self.options.catch_eval_exceptions:
             raise outcome.exception
@@ -283,6 +295,8 @@ class Run:
         journal.apply(self.data, (journal.RUN_STARTED, vars(run)), {})
         self.run_recorded = True
         self.store.write_snapshot(self.data)
+        for doc in poisoned:  # failed, durably: their saved states are no longer needed
+            files.clean_up(self.path, doc["tid"])
         if self.best_doc is not None:
             self._write_best_file()
         self.poisoned = poisoned

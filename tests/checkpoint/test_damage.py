@@ -61,7 +61,10 @@ def test_a_pipe_where_the_checkpoint_should_be_is_refused_not_waited_on(tmp_path
     path = tmp_path / "x.ckpt"
     os.mkfifo(path)
     outcome = []
-    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(resumable_opt.CheckpointCorrupt, resumable_opt.load, path)), daemon=True)
+    reader = threading.Thread(
+        target=lambda: outcome.append(pytest.raises(resumable_opt.CheckpointCorrupt, resumable_opt.load, path)),
+        daemon=True,
+    )
     reader.start()
     reader.join(60)
     assert outcome and "not a regular file" in str(outcome[0].value)
@@ -101,7 +104,9 @@ def test_nothing_recoverable_is_an_error_and_changes_nothing(tmp_path):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_verify_and_recover(tmp_path, subject):

@@ -20,18 +20,30 @@ SEED, MAX_EVALS = 11, 24
 def cli(*args: object, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """``python -m resumable_opt ARGS`` in a child process, output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "resumable_opt", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
+        [sys.executable, "-m", "resumable_opt", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
     )
 
 
 def cli_all(commands: dict[str, tuple], timeout: float = 120) -> dict[str, subprocess.CompletedProcess]:
     """Run several commands at once (each ``python -m resumable_opt ARGS``); their results by name."""
     started = {
-        name: (args, subprocess.Popen([sys.executable, "-m", "resumable_opt", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        name: (
+            args,
+            subprocess.Popen(
+                [sys.executable, "-m", "resumable_opt", *map(str, args)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
         for name, args in commands.items()
     }
     done = {}
-    for name, (args, proc) in started.items():
+    for name, (_args, proc) in started.items():
         out, err = proc.communicate(timeout=timeout)
         done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     return done
@@ -44,8 +56,10 @@ def failing_above_three(params: dict) -> float:
     return loss_of(params)
 
 
-@pytest.fixture(scope="session")
-def finished(tmp_path_factory) -> Path:
+# Registered as "finished"; test modules import it as finished_search, so that the
+# tests' parameter named after the fixture does not shadow an imported name.
+@pytest.fixture(scope="session", name="finished")
+def finished_search(tmp_path_factory) -> Path:
     """A finished search over the "mixed" space (a choice with a conditional branch,
     an int, a log-uniform), some of whose trials failed."""
     path = tmp_path_factory.mktemp("finished") / "mixed.ckpt"

@@ -13,7 +13,7 @@ import pytest
 from hyperopt import space_eval
 
 import resumable_opt
-from cli_helpers import MAX_EVALS, SEED, cli_all, finished, json_rows  # noqa: F401, F811  (finished is a fixture)
+from cli_helpers import MAX_EVALS, SEED, cli_all, finished_search, json_rows  # noqa: F401  (the "finished" fixture)
 from resumable_opt.cli import build_parser, main
 from resumable_opt.reporting.export import export_table
 from resumable_opt.reporting.rows import trial_table

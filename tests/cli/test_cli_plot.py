@@ -5,7 +5,7 @@ import matplotlib.image
 import numpy as np
 
 import resumable_opt
-from cli_helpers import cli, finished  # noqa: F401, F811  (finished is a fixture)
+from cli_helpers import cli, finished_search  # noqa: F401  (the "finished" fixture)
 from resumable_opt.reporting.plot import BEST_COLOR, POINT_COLOR, png_bytes, search_figure
 from resumable_opt.reporting.render import cell_text
 

@@ -4,7 +4,6 @@ import signal
 import threading
 
 import pytest
-
 from hyperopt import rand
 
 import resumable_opt
@@ -22,7 +21,9 @@ def test_resume_extends_a_finished_search_exactly(tmp_path, ckpt):
     state = resumable_opt.load(ckpt)
     assert state.n_finished == 7 and state.runs[-1].max_evals == 7
     assert done.stdout.splitlines()[0] == f"Best loss {state.best_loss:.6g} after 7 trials (0 failed)"
-    uninterrupted = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 7, seed=7, progress=False)
+    uninterrupted = resumable_opt.minimize(
+        loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 7, seed=7, progress=False
+    )
     assert history(state.trials) == history(uninterrupted.trials)
 
     again = cli("resume", ckpt)  # the budget of the last run is reached: nothing to do, and it says so
@@ -43,7 +44,9 @@ def test_resume_without_max_evals_finishes_the_interrupted_budget(tmp_path, ckpt
     assert done.returncode == 0, done.stderr
     state = resumable_opt.load(ckpt)
     assert state.n_finished == 8 and state.n_pending == 0
-    uninterrupted = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 8, seed=7, progress=False)
+    uninterrupted = resumable_opt.minimize(
+        loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 8, seed=7, progress=False
+    )
     assert history(state.trials) == history(uninterrupted.trials)
 
 
@@ -56,10 +59,17 @@ def test_resume_keeps_the_stored_algorithm_and_imports_from_the_current_folder(t
     """
     resumable_opt.minimize(loss_of, SPACES["mixed"](), ckpt, 3, algo=rand.suggest, seed=5, progress=False)
     elsewhere = cli("resume", ckpt, "--max-evals", "12", cwd=tmp_path)
-    assert_one_line_error(elsewhere, "the objective stored in the checkpoint cannot be loaded here", "No module named 'searches'", "run this command from the folder")
+    assert_one_line_error(
+        elsewhere,
+        "the objective stored in the checkpoint cannot be loaded here",
+        "No module named 'searches'",
+        "run this command from the folder",
+    )
     done = cli("resume", ckpt, "--max-evals", "12", "--quiet", cwd=TESTS)
     assert done.returncode == 0, done.stderr
-    straight = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 12, algo=rand.suggest, seed=5, progress=False)
+    straight = resumable_opt.minimize(
+        loss_of, SPACES["mixed"](), tmp_path / "straight.ckpt", 12, algo=rand.suggest, seed=5, progress=False
+    )
     assert history(resumable_opt.load(ckpt).trials) == history(straight.trials)
 
 
@@ -74,4 +84,9 @@ def test_resume_without_a_stored_objective_says_what_to_do(ckpt, capsys):
         resumable_opt.minimize(unpicklable, SPACES["mixed"](), ckpt, 2, seed=1, progress=False)
     assert main(["resume", str(ckpt), "--max-evals", "4"]) == 1
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and str(ckpt) in err and "holds no objective" in err and "resumable_opt.minimize(" in err
+    assert (
+        len(err.splitlines()) == 1
+        and str(ckpt) in err
+        and "holds no objective" in err
+        and "resumable_opt.minimize(" in err
+    )

@@ -32,7 +32,9 @@ def worker_pids(client) -> set[int]:
 
 def search(client, ckpt, log, max_evals, delay=0.1, slow_delay=None, **options):
     objective = PidLoggingObjective(str(log), delay, slow_delay, None)
-    return resumable_opt.minimize(objective, SPACES["mixed"](), ckpt, max_evals, seed=7, executor=client, progress=False, **options)
+    return resumable_opt.minimize(
+        objective, SPACES["mixed"](), ckpt, max_evals, seed=7, executor=client, progress=False, **options
+    )
 
 
 def test_trials_run_on_the_cluster_workers_two_at_a_time(client, tmp_path, ckpt):

@@ -26,7 +26,10 @@ def test_summary_tells_the_history_of_runs(two_runs):
     assert "trials:    7 of 7 finished (0 failed), 0 running, 0 pending" in text
     assert "over 2 runs" in text
     runs = [line.split() for line in text.splitlines() if line.startswith("    ") and line.split()[0] in ("1", "2")]
-    assert [(run[0], run[4:7], run[7:9]) for run in runs] == [("1", ["0", "->", "4"], ["budget", "reached"]), ("2", ["4", "->", "7"], ["budget", "reached"])]
+    assert [(run[0], run[4:7], run[7:9]) for run in runs] == [
+        ("1", ["0", "->", "4"], ["budget", "reached"]),
+        ("2", ["4", "->", "7"], ["budget", "reached"]),
+    ]
 
 
 class TextOf(HTMLParser):
@@ -51,7 +54,13 @@ def test_html_summary_says_what_the_text_says_escaped(two_runs):
 
 
 def test_a_run_on_another_host_is_not_claimed_as_checked(two_runs):
-    owner = {"pid": 4242, "host": "elsewhere", "since": "2026-01-01T00:00:00+00:00", "since_epoch": 1767225600.0, "unverified": True}
+    owner = {
+        "pid": 4242,
+        "host": "elsewhere",
+        "since": "2026-01-01T00:00:00+00:00",
+        "since_epoch": 1767225600.0,
+        "unverified": True,
+    }
     state = SearchState(two_runs.path, two_runs._data, running=owner)
     assert "running on another host as far as its lock note says (pid 4242 on elsewhere" in repr(state)
 

@@ -12,8 +12,12 @@ from searches import SPACES, history, loss_of
 @pytest.mark.parametrize("seed", [0, 123])
 def test_trials_equal_those_of_fmin(tmp_path, algo, seed):
     trials = Trials()
-    argmin = fmin(loss_of, SPACES["mixed"](), algo, 40, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
-    state = resumable_opt.minimize(loss_of, SPACES["mixed"](), tmp_path / "s.ckpt", 40, algo=algo, seed=seed, progress=False)
+    argmin = fmin(
+        loss_of, SPACES["mixed"](), algo, 40, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False
+    )
+    state = resumable_opt.minimize(
+        loss_of, SPACES["mixed"](), tmp_path / "s.ckpt", 40, algo=algo, seed=seed, progress=False
+    )
     assert history(state.trials) == history(trials)
     assert state.argmin == argmin
     # and the same again when read back from the file
