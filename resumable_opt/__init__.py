@@ -103,11 +103,11 @@ if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
     from .importing import TrialsDontFit as TrialsDontFit
     from .importing import add_points as add_points
     from .importing import import_trials as import_trials
+    from .pruners import MedianPruner as MedianPruner
+    from .pruners import Pruner as Pruner
+    from .pruners import SuccessiveHalvingPruner as SuccessiveHalvingPruner
     from .runner.minimize import minimize as minimize
     from .search_state import SearchState as SearchState
     from .search_state import load as load
     from .trial import TrialPruned as TrialPruned
     from .trial import current_trial as current_trial
-    from .pruners import MedianPruner as MedianPruner
-    from .pruners import Pruner as Pruner
-    from .pruners import SuccessiveHalvingPruner as SuccessiveHalvingPruner

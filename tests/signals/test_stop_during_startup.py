@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
-from stop_helpers import EXIT, blocking_import, env_with_path, process_gone, release, start, wait_until
 
 import resumable_opt
+from stop_helpers import EXIT, blocking_import, env_with_path, process_gone, release, start, wait_until
 
 # Real processes and real signals: seconds per test; .ci/run runs these once.
 pytestmark = pytest.mark.slow

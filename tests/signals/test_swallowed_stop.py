@@ -8,9 +8,9 @@ import signal
 import sys
 
 import pytest
-from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 import resumable_opt
+from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 # Real processes and real signals: seconds per test; .ci/run runs these once.
 pytestmark = pytest.mark.slow
