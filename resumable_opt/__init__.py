@@ -31,7 +31,9 @@ _EXPORTS = {
             "CheckpointWriteError",
             "ObjectiveAlwaysFails",
             "ResumableOptError",
+            "INTERRUPTED",
             "SearchInterrupted",
+            "SearchInterruptedInteractive",
             "SeedMismatch",
             "SpaceMismatch",
         ],
@@ -41,6 +43,7 @@ _EXPORTS = {
     "minimize": "runner",
     "fmin": "fmin",
     **dict.fromkeys(["TrialsDontFit", "add_points", "import_trials"], "importing"),
+    **dict.fromkeys(["ForkResult", "fork"], "fork"),
     **dict.fromkeys(["SearchState", "load"], "search_state"),
     **dict.fromkeys(["TrialPruned", "current_trial"], "trial"),
     **dict.fromkeys(["MedianPruner", "Pruner", "SuccessiveHalvingPruner"], "pruners"),
@@ -96,10 +99,14 @@ if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
     from .errors import CheckpointWriteError as CheckpointWriteError
     from .errors import ObjectiveAlwaysFails as ObjectiveAlwaysFails
     from .errors import ResumableOptError as ResumableOptError
+    from .errors import INTERRUPTED as INTERRUPTED
     from .errors import SearchInterrupted as SearchInterrupted
+    from .errors import SearchInterruptedInteractive as SearchInterruptedInteractive
     from .errors import SeedMismatch as SeedMismatch
     from .errors import SpaceMismatch as SpaceMismatch
     from .fmin import fmin as fmin
+    from .fork import ForkResult as ForkResult
+    from .fork import fork as fork
     from .importing import TrialsDontFit as TrialsDontFit
     from .importing import add_points as add_points
     from .importing import import_trials as import_trials

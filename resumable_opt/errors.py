@@ -9,6 +9,8 @@ and says what to do next.
 from __future__ import annotations
 
 import shlex
+import signal
+import sys
 
 
 class ResumableOptError(Exception):
@@ -63,8 +65,10 @@ class SpaceMismatch(ResumableOptError):
         listing = "; ".join(differences)
         super().__init__(
             f"{self.path}: the search space differs from the one stored in the "
-            f"checkpoint: {listing}. Nothing was written. Use the original space, "
-            "or start a new checkpoint for the new space"
+            f"checkpoint: {listing}. Nothing was written. Use the original space, or go on "
+            "with the new space in a new checkpoint that keeps every trial that fits it: "
+            f"resumable-opt fork {shlex.quote(self.path)} NEW.ckpt --space FILE.py:NAME "
+            "(or resumable_opt.fork(old, new, space=...))"
         )
 
 
@@ -120,10 +124,50 @@ class SearchInterrupted(SystemExit):
 
     It is a :class:`SystemExit`, so a script that does not catch it ends
     quietly with the shell's conventional status (130 for SIGINT, 143 for
-    SIGTERM, 129 for SIGHUP) instead of a traceback; a notebook or a wrapper
-    can catch it.
+    SIGTERM, 129 for SIGHUP) instead of a traceback; a wrapper can catch it.
+    In IPython (Jupyter, the IPython shell) :class:`SearchInterruptedInteractive`
+    is raised instead; ``except resumable_opt.INTERRUPTED`` catches both.
     """
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
         super().__init__(128 + signum)
+
+
+class SearchInterruptedInteractive(KeyboardInterrupt):
+    """:class:`SearchInterrupted`, in IPython: a run stopped by the kernel's
+    interrupt (or Ctrl-C, SIGTERM), after it saved.
+
+    A :class:`KeyboardInterrupt`, so the cell ends as any interrupted cell
+    does (IPython takes a ``SystemExit`` for an attempt to quit), and the
+    kernel goes on: the next cell can ``load()`` the search or resume it.
+    ``code`` is the exit status a script would have had (130, 143).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.code = 128 + signum
+        super().__init__(f"the search was stopped by {_signal_name(signum)} after saving; run the cell again to resume")
+
+
+#: Both exceptions a stopped run raises, for ``except resumable_opt.INTERRUPTED:``.
+INTERRUPTED = (SearchInterrupted, SearchInterruptedInteractive)
+
+
+def in_ipython() -> bool:
+    """True when this code runs under IPython (a Jupyter kernel, the IPython shell)."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return get is not None and get() is not None
+
+
+def search_interrupted(signum: int) -> BaseException:
+    """The exception a run stopped by ``signum`` raises here (see :class:`SearchInterrupted`)."""
+    return SearchInterruptedInteractive(signum) if in_ipython() else SearchInterrupted(signum)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -17,7 +17,8 @@ made when ``rstate`` is given.  Parameters, defaults and return values are
   across all runs (hyperopt, handed the same ``trials`` again, does not count
   the failed ones).
 * Ctrl-C / SIGTERM / SIGHUP end the call with :class:`~resumable_opt.SearchInterrupted`
-  (a ``SystemExit``, status 130/143/129) after saving, not ``KeyboardInterrupt``.
+  (a ``SystemExit``, status 130/143/129) after saving, not ``KeyboardInterrupt``;
+  in IPython, the ``KeyboardInterrupt`` ``SearchInterruptedInteractive``.
 * ``max_queue_len`` is not used: points are asked for one at a time.
 * ``trials_save_file`` is not written; an existing one is brought into a new
   checkpoint (see :mod:`resumable_opt.importing`).
@@ -114,6 +115,9 @@ def fmin(
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
     ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
+    With ``checkpoint``, ``hyperopt.tpe.suggest`` is computed by
+    :func:`resumable_opt.tpe.suggest` (the same trials, faster on long
+    histories) unless the environment variable ``RESUMABLE_OPT_FAST_TPE`` is 0.
     """
     pruner = check_pruner(pruner)
     if checkpoint is None:

@@ -139,7 +139,7 @@ def import_trials(
             raise CheckpointError(path, "already exists", "import into a new checkpoint path: an import never writes over a search")
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
-        _write(path, data)
+        write_checkpoint(path, data)
     return SearchState(path, data)
 
 
@@ -163,11 +163,12 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
         check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
-        _write(path, data)
+        write_checkpoint(path, data)
     return [doc["tid"] for doc in docs]
 
 
-def _write(path: Path, data: Any) -> None:
+def write_checkpoint(path: Path, data: Any) -> None:
+    """Write the whole search ``data`` to ``path`` as one snapshot (the caller holds its lock)."""
     store = CheckpointStore(path)
     try:
         store.write_snapshot(data)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import numpy as np
 from hyperopt import Trials
 
 from .checkpoint.journal import RunRecord, SearchData
@@ -121,8 +123,11 @@ class SearchState:
 
     @property
     def argmin(self) -> dict | None:
-        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes)."""
-        return None if self.best_trial is None else active_values(self.best_trial["misc"]["vals"])
+        """The best point raw, as ``hyperopt.fmin`` returns it (choice indexes), as plain Python numbers."""
+        if self.best_trial is None:
+            return None
+        raw = active_values(self.best_trial["misc"]["vals"])
+        return {label: value.item() if isinstance(value, np.generic) else value for label, value in raw.items()}
 
     @cached_property
     def best(self) -> Any:
@@ -149,9 +154,11 @@ class SearchState:
 
         The columns are those of ``resumable-opt trials``: ``tid``,
         ``status`` (ok/fail/running/pending), ``loss``, one column per
-        hyperopt label with the value the objective saw (empty where a
-        conditional branch did not use it), ``duration`` (seconds) and
-        ``started`` (timezone-aware).  Needs pandas (the ``pandas`` extra).
+        hyperopt label with the value the objective saw, ``duration``
+        (seconds) and ``started`` (timezone-aware).  Where a conditional
+        branch did not use a label the value is NaN; a chosen option None is
+        the object None (``frame[label].map(lambda v: v is None)`` finds
+        them; ``isna()`` is true for both).  Needs pandas (the ``pandas`` extra).
         """
         from .reporting.extras import require
         from .reporting.rows import trial_table
@@ -159,6 +166,10 @@ class SearchState:
         pandas = require("pandas", "pandas", "SearchState.to_dataframe()")
         table = trial_table(self)
         frame = pandas.DataFrame(table.rows, columns=table.columns)
+        for column in table.parameters:
+            if any(column in row and row[column] is None for row in table.rows):
+                # A chosen None stays the object None; "not used" is NaN (pandas would make both NaN).
+                frame[column] = pandas.Series([row.get(column, math.nan) for row in table.rows], dtype=object)
         frame["started"] = pandas.to_datetime(frame["started"])
         return frame
 

@@ -10,6 +10,8 @@ import pytest
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 
+from terminal import screens  # noqa: E402, F401  (a fixture: a real terminal of a given size)
+
 
 class SearchProcess:
     """A search running in a child process (``tests/searches.py``), for real signals."""

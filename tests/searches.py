@@ -32,11 +32,29 @@ SPACES = {
         "y": hp.loguniform("y", -3, 2),
         "kind": hp.choice("kind", ["linear", {"name": "poly", "degree": scope.int(hp.quniform("degree", 1, 5, 1))}]),
     },
+    # A conditional choice of nested dicts and a None option, with long names:
+    # its per-trial lines are wider than a terminal.
+    "wide": lambda: {
+        "learning_rate": hp.loguniform("learning_rate", -5, 0),
+        "max_depth_of_each_tree": scope.int(hp.quniform("max_depth_of_each_tree", 2, 12, 1)),
+        "sampling": hp.choice(
+            "sampling",
+            [
+                {"mode": "full", "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 1, 10, 1))},
+                {"mode": "subsample", "fraction_of_rows": hp.uniform("fraction_of_rows", 0.1, 1)},
+                None,
+            ],
+        ),
+    },
 }
 
 
 def loss_of(params: dict) -> float:
-    """A deterministic objective over the "mixed" space."""
+    """A deterministic objective over the "mixed" space (and the "wide" one)."""
+    if "sampling" in params:
+        sampling = params["sampling"] or {}
+        depth = params["max_depth_of_each_tree"]
+        return (math.log(params["learning_rate"]) + 2) ** 2 + 0.01 * depth + 0.1 * len(sampling)
     kind = params["kind"]
     penalty = 0.0 if kind == "linear" else 0.1 * kind["degree"]
     return (params["x"] - 1.0) ** 2 + math.log(params["y"]) ** 2 + penalty

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 def test_a_second_runner_is_refused_within_a_second_and_readers_never_block(tmp_path):
     ckpt = tmp_path / "search.ckpt"
-    life = torture.Life(ckpt, 400, tmp_path / "run.err", torture.TortureObjective(pad=20_000, delay=0.002))
+    # 400 trials of 50 ms: the run outlasts the readers below however fast the proposals are
+    life = torture.Life(ckpt, 400, tmp_path / "run.err", torture.TortureObjective(pad=20_000, delay=0.05))
     life.wait_for(lambda: len(life.announced()) >= 3)
     started = time.monotonic()
     with pytest.raises(resumable_opt.CheckpointLocked, match=f"pid {life.process.pid}"):

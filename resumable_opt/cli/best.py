@@ -8,7 +8,6 @@ import json
 from ..errors import ResumableOptError
 from ..reporting.best_file import best_record
 from ..reporting.progress import format_loss
-from ..reporting.rows import as_local_time
 from ..search_state import SearchState
 from ..space import to_jsonable
 from .common import add_checkpoint_argument, load_search
@@ -26,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object (loss, tid, params, argmin, trials_done, found_at), e.g. for jq",
+        help="print one JSON object (loss, tid, params, argmin, found_at, trials_done_when_written, written_at), "
+        "e.g. for jq",
     )
     parser.set_defaults(handler=run)
 
@@ -51,9 +51,8 @@ def run(args: argparse.Namespace) -> int:
     params = decoded_best(state)
     tid = state.best_trial["tid"]
     if args.json:
-        finished = as_local_time(state.best_trial.get("refresh_time"))
-        found_at = finished.isoformat(timespec="seconds") if finished else None
-        record = best_record(state.best_loss, tid, params, state.argmin, state.n_finished, found_at)
+        finished = state.best_trial.get("refresh_time")
+        record = best_record(state.best_loss, tid, params, state.argmin, finished, state.n_finished)
         print(json.dumps(record, indent=2))
         return 0
     print(f"Best loss {format_loss(state.best_loss)} at trial {tid} (of {state.n_finished} finished)")

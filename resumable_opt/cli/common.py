@@ -9,7 +9,11 @@ from pathlib import Path
 
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
+from ..errors import CheckpointNotFound
 from ..search_state import SearchState, load
+
+#: The suffix the documentation gives checkpoints; a path typed without it is suggested with it.
+CHECKPOINT_SUFFIX = ".ckpt"
 
 
 def add_checkpoint_argument(parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt") -> None:
@@ -32,7 +36,19 @@ def load_search(path: Path) -> SearchState:
     unpickled when the command runs where the search was started.
     """
     make_working_folder_importable()
-    return load(path)
+    try:
+        return load(path)
+    except CheckpointNotFound:
+        likely = with_checkpoint_suffix(path)
+        if likely is None:
+            raise
+        raise CheckpointNotFound(path, "no such checkpoint", f"did you mean {likely}?") from None
+
+
+def with_checkpoint_suffix(path: Path) -> Path | None:
+    """``checkpoints/long.ckpt`` for a missing ``checkpoints/long`` when that file exists."""
+    candidate = path.with_name(path.name + CHECKPOINT_SUFFIX)
+    return candidate if not path.name.endswith(CHECKPOINT_SUFFIX) and candidate.is_file() else None
 
 
 def positive_int(text: str) -> int:

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from ..errors import ResumableOptError
-from ..reporting.render import csv_text, json_text, render_table
+from ..reporting.progress import terminal_width
+from ..reporting.render import csv_text, fit_table, json_text, render_table
 from ..reporting.rows import TrialTable, sort_rows, step_table, trial_table
 from .common import add_checkpoint_argument, load_search, note, note_if_raw, positive_int
 
@@ -50,11 +51,19 @@ def run(args: argparse.Namespace) -> int:
         note_if_raw(table)
     rows = selected_rows(table, args.sort, args.desc, args.top)
     if args.format == "csv":
-        sys.stdout.write(csv_text(table.columns, rows))
+        sys.stdout.write(csv_text(table.columns, rows, table.parameters))
     elif args.format == "json":
-        sys.stdout.write(json_text(table.columns, rows))
+        sys.stdout.write(json_text(table.columns, rows, table.parameters))
     elif rows:
-        print(render_table(table.columns, rows, terminal=sys.stdout.isatty()))
+        width = terminal_width(sys.stdout)
+        if width is None:  # not a terminal, or one of unknown size
+            print(render_table(table.columns, rows, terminal=sys.stdout.isatty(), parameters=table.parameters))
+        else:
+            text, left_out = fit_table(table.columns, rows, table.parameters, width)
+            print(text)
+            if left_out:
+                shown = ", ".join(left_out)
+                note(f"columns left out to fit the terminal: {shown} (see them all with --format csv or json)")
     else:
         note("no intermediate values reported yet" if args.steps else "no trials yet")
     return 0

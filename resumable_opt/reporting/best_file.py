@@ -21,19 +21,32 @@ def best_file_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(stem + ".best.json")
 
 
-def best_record(loss: float, tid: int, params: Any, raw: dict, trials_done: int, found_at: str | None = None) -> dict:
+def best_record(loss: float, tid: int, params: Any, raw: dict, finished: datetime | None, trials_done: int) -> dict:
     """The JSON object that describes a best trial (also ``resumable-opt best --json``).
 
-    ``found_at`` defaults to now, which is when the runner writes it.
+    ``found_at`` is when that trial finished (``finished``, hyperopt's naive
+    UTC ``refresh_time``), the same whoever writes the record and whenever.
+    ``trials_done_when_written`` and ``written_at`` say how many trials were
+    finished when the record was made, and when: for the file, when the runner
+    last replaced it (a new best, or the start of a run); for ``best --json``, now.
     """
     return {
         "loss": loss,
         "tid": tid,
         "params": to_jsonable(params),
         "argmin": to_jsonable(raw),
-        "trials_done": trials_done,
-        "found_at": found_at or datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "found_at": _local_iso(finished),
+        "trials_done_when_written": trials_done,
+        "written_at": _local_iso(datetime.now(timezone.utc)),
     }
+
+
+def _local_iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:  # hyperopt's times are naive UTC
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone().isoformat(timespec="seconds")
 
 
 def write_best_file(checkpoint: Path, record: dict) -> None:

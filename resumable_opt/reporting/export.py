@@ -24,9 +24,9 @@ def export_table(table: TrialTable, path: Path) -> str:
     """Write ``table`` to ``path`` in the format its suffix names; return that format."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        content = csv_text(table.columns, table.rows).encode()
+        content = csv_text(table.columns, table.rows, table.parameters).encode()
     elif suffix == ".json":
-        content = json_text(table.columns, table.rows).encode()
+        content = json_text(table.columns, table.rows, table.parameters).encode()
     elif suffix == ".parquet":
         content = parquet_bytes(table)
     else:
@@ -61,6 +61,11 @@ def parquet_bytes(table: TrialTable) -> bytes:
     arrays = []
     for column in table.columns:
         values = [row.get(column) for row in table.rows]
+        if column in table.parameters and any(column in row and row[column] is None for row in table.rows):
+            # A chosen None must stay apart from "not used" (null): the column as text, "None".
+            texts = [csv_value(row[column], parameter=True) if column in row else None for row in table.rows]
+            arrays.append(pa.array(texts, pa.string()))
+            continue
         try:
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

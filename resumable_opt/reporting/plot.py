@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ResumableOptError
 from .export import write_output
 from .extras import require
-from .render import cell_text
+from .progress import cut, format_value
 from .rows import STATUS_FAIL, STATUS_OK, STATUS_PRUNED, TrialTable, trial_table
 from .summary import space_parameters
 
@@ -31,6 +31,9 @@ PANELS_PER_ROW = 3
 DPI = 100
 #: The loss axis turns logarithmic when the positive losses span more than this factor.
 LOG_LOSS_SPAN = 1e3
+
+#: Longest label of a choice's option on its axis; longer ones end in "…".
+OPTION_WIDTH = 16
 
 POINT_COLOR = "#1f77b4"
 BEST_COLOR = "#d62728"
@@ -138,8 +141,39 @@ def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_l
     axes.set_xlabel("trial (tid)")
     axes.set_ylabel("loss")
     axes.set_title(f"loss of each trial; best {best['loss']:.6g} at trial {best['tid']}", fontsize="medium")
-    axes.legend(loc="upper right", fontsize="small")
+    # Beside the axes, not over them: no point is ever hidden behind it.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0, fontsize="small")
     axes.grid(alpha=0.3)
+
+
+def option_label(value: Any, width: int = OPTION_WIDTH) -> str:
+    """A short readable label for a chosen option: ``None``, ``0.1``, ``adam``;
+    a dict option by its fixed text entries (``mode=full``), else by its keys."""
+    if isinstance(value, dict):
+        fixed = [
+            f"{key}={format_value(item)}"
+            for key, item in value.items()
+            if item is None or isinstance(item, (str, bool))
+        ]
+        text = " ".join(fixed) if fixed else "{" + ", ".join(map(str, value)) + "}"
+    else:
+        text = format_value(value)
+    return cut(text, width)
+
+
+def _category_order(values: list[Any]) -> list[str]:
+    """The slots of a choice panel: numeric options in their order, the others
+    as they first appear, None last."""
+    numbers = sorted({value for value in values if _is_number(value)})
+    others = [value for value in values if not _is_number(value) and value is not None]
+    labels = [option_label(value) for value in numbers] + [option_label(value) for value in others]
+    if any(value is None for value in values):
+        labels.append(option_label(None))
+    return list(dict.fromkeys(labels))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _draw_curves(axes: Any, curves: dict[int, dict], pruned: set[int], log_scale: bool) -> None:
@@ -158,20 +192,19 @@ def _draw_curves(axes: Any, curves: dict[int, dict], pruned: set[int], log_scale
     axes.set_xlabel("step")
     axes.set_ylabel("reported value")
     axes.set_title(f"intermediate values of {len(curves)} trials ({len(pruned)} pruned, dimmed)", fontsize="medium")
-    axes.legend(loc="upper right", fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0, fontsize="small")
     axes.grid(alpha=0.3)
 
 
 def _draw_parameter(axes: Any, parameter: str, ok: list[dict], best: dict, log_loss: bool, scale: str) -> None:
-    used = [row for row in ok if row[parameter] is not None]
+    # Every trial that used the parameter, a chosen None included (a row leaves out only what it did not use).
+    used = [row for row in ok if parameter in row]
     values = [row[parameter] for row in used]
-    numeric = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    numeric = all(_is_number(value) for value in values)
     if scale == "category" or not numeric:
-        # Numeric options in their order; others as they first appear.
-        ordered = sorted(set(values)) if numeric else values
-        categories = list(dict.fromkeys(cell_text(value, 18) for value in ordered))
+        categories = _category_order(values)
         position = {category: index for index, category in enumerate(categories)}
-        xs = [position[cell_text(value, 18)] for value in values]
+        xs = [position[option_label(value)] for value in values]
         axes.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 3 else 0, fontsize="small")
         axes.set_xlim(-0.5, len(categories) - 0.5)
     else:
@@ -179,7 +212,7 @@ def _draw_parameter(axes: Any, parameter: str, ok: list[dict], best: dict, log_l
         if scale == "log" and values and min(values) > 0:
             axes.set_xscale("log")
     axes.scatter(xs, [row["loss"] for row in used], s=14, color=POINT_COLOR, alpha=0.7, label="trials", zorder=2)
-    if best[parameter] is not None:
+    if parameter in best:
         best_x = xs[used.index(best)]
         axes.scatter([best_x], [best["loss"]], s=60, marker="*", color=BEST_COLOR, label="best", zorder=3)
     axes.set_yscale("log" if log_loss else "linear")

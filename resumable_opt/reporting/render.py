@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from tabulate import tabulate
 
@@ -21,6 +22,8 @@ from ..space import to_jsonable
 
 #: Longest cell of a table on a terminal; longer values end in "…".
 CELL_WIDTH = 28
+#: Shortest that cells are cut to, to fit a table to a narrow terminal.
+MIN_CELL_WIDTH = 8
 
 
 def cell_text(value: Any, width: int | None = None) -> str:
@@ -42,15 +45,48 @@ def cell_text(value: Any, width: int | None = None) -> str:
     return text
 
 
+def _cell(row: dict, column: str, parameter: bool, width: int | None) -> str:
+    if column not in row:
+        return ""
+    value = row[column]
+    return "None" if parameter and value is None else cell_text(value, width)
+
+
 def compact_json(value: Any) -> str:
     """A structured value (e.g. the chosen option of an ``hp.choice``) on one line."""
     return json.dumps(to_jsonable(value), separators=(", ", ": "))
 
 
-def render_table(columns: list[str], rows: list[dict], terminal: bool) -> str:
-    """An aligned table of ``rows``: numbers right-aligned, text left-aligned."""
-    width = CELL_WIDTH if terminal else None
-    cells = [[cell_text(row.get(column), width) for column in columns] for row in rows]
+def fit_table(columns: list[str], rows: list[dict], parameters: list[str], width: int) -> tuple[str, list[str]]:
+    """The terminal table within ``width`` columns, and the columns left out to get there.
+
+    Long parameter values are cut shorter first (down to :data:`MIN_CELL_WIDTH`),
+    then ``started`` and the last parameter columns are left out; ``tid``,
+    ``status``, ``loss`` and ``duration`` always stay.
+    """
+    shown = list(columns)
+    droppable = [column for column in ["started", *reversed(parameters)] if column in shown]
+    while True:
+        for cell_width in range(CELL_WIDTH, MIN_CELL_WIDTH - 1, -4):
+            text = render_table(shown, rows, True, parameters, cell_width)
+            if max(map(len, text.splitlines()), default=0) < width:
+                return text, [column for column in columns if column not in shown]
+        if not droppable:
+            return text, [column for column in columns if column not in shown]
+        shown.remove(droppable.pop(0))
+
+
+def render_table(
+    columns: list[str], rows: list[dict], terminal: bool, parameters: Iterable[str] = (), cell_width: int = CELL_WIDTH
+) -> str:
+    """An aligned table of ``rows``: numbers right-aligned, text left-aligned.
+
+    A ``parameters`` column shows a chosen option None as ``None``, and is
+    empty where the trial did not use it (the key is absent from its row).
+    """
+    width = cell_width if terminal else None
+    options = set(parameters)
+    cells = [[_cell(row, column, column in options, width) for column in columns] for row in rows]
     align = ["right" if _is_numeric(row.get(column) for row in rows) else "left" for column in columns]
     return tabulate(
         cells,
@@ -73,15 +109,22 @@ def plain_value(value: Any) -> Any:
     return to_jsonable(value)
 
 
-def json_text(columns: list[str], rows: list[dict]) -> str:
-    """A JSON array with one object per row, keys in column order."""
-    return json.dumps([{column: plain_value(row.get(column)) for column in columns} for row in rows], indent=2) + "\n"
+def json_text(columns: list[str], rows: list[dict], parameters: Iterable[str] = ()) -> str:
+    """A JSON array with one object per row, keys in column order; a ``parameters``
+    column a trial did not use is left out of its object (a chosen None is ``null``)."""
+    options = set(parameters)
+    objects = [
+        {column: plain_value(row.get(column)) for column in columns if column in row or column not in options}
+        for row in rows
+    ]
+    return json.dumps(objects, indent=2) + "\n"
 
 
-def csv_value(value: Any) -> str:
-    """A CSV cell: floats at full precision, structured values as JSON."""
+def csv_value(value: Any, parameter: bool = False) -> str:
+    """A CSV cell: floats at full precision, structured values as JSON; None is
+    empty, but ``None`` for a ``parameter`` (an option None, chosen)."""
     if value is None:
-        return ""
+        return "None" if parameter else ""
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, (dict, list, tuple)):
@@ -90,11 +133,14 @@ def csv_value(value: Any) -> str:
     return plain if isinstance(plain, str) else str(plain)
 
 
-def csv_text(columns: list[str], rows: list[dict]) -> str:
-    """CSV with a header line, as ``csv`` writes it (RFC 4180 quoting)."""
+def csv_text(columns: list[str], rows: list[dict], parameters: Iterable[str] = ()) -> str:
+    """CSV with a header line, as ``csv`` writes it (RFC 4180 quoting).  A
+    ``parameters`` cell is empty where the trial did not use it, ``None`` where
+    it chose the option None."""
+    options = set(parameters)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([csv_value(row.get(column)) for column in columns])
+        writer.writerow([csv_value(row[column], column in options) if column in row else "" for column in columns])
     return out.getvalue()

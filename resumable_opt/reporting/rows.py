@@ -14,8 +14,11 @@ always agree.  A row holds:
   last step the trial reported (for a pruned trial, the one it stopped at);
 * one column per hyperopt label, decoded as the objective saw it (the chosen
   option of an ``hp.choice``, not its index; an ``int`` for
-  ``scope.int(hp.quniform(...))``), None where a conditional branch did not
-  use the label;
+  ``scope.int(hp.quniform(...))``).  A label that a conditional branch did
+  not use in that trial is *absent* from its row, so that it stays distinct
+  from a chosen option ``None`` (the value None in the row): CSV writes an
+  empty cell and ``None``, JSON leaves the key out and writes ``null``, a data
+  frame has NaN and the object None;
 * ``duration``: seconds the evaluation took (millisecond resolution, as
   hyperopt keeps its times), None while not finished;
 * ``started``: when the evaluation started, a timezone-aware ``datetime``.
@@ -100,7 +103,8 @@ def trial_table(state: "SearchState") -> TrialTable:
         if reported:
             row[STEP_COLUMN] = last_step(doc, reported.get(doc["tid"], {}))
         for label in labels:
-            row[names[label]] = values.get(label)
+            if label in values:  # absent: not used in this trial (see the module doc)
+                row[names[label]] = values[label]
         row["duration"] = _duration(doc)
         row["started"] = as_local_time(doc.get("book_time"))
         rows.append(row)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import bisect
 import html
+import math
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,8 +159,44 @@ def _steps_line(state: SearchState, reported: dict[int, dict]) -> str:
 
 
 def space_parameters(state: "SearchState") -> dict[str, str]:
-    """Each label and its distribution, from the description stored with the space."""
-    return dict(state.meta.get("space_signature", {}).get("parameters", {}))
+    """Each label and its distribution, from the description stored with the space, as
+    :func:`readable_distribution` gives it."""
+    stored = state.meta.get("space_signature", {}).get("parameters", {})
+    return {label: readable_distribution(text) for label, text in stored.items()}
+
+
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|bool_?)\d*\(([^()]*)\)")
+_NUMBER = re.compile(r"(?<![\w.'\"])-?\d+\.\d+(?:e[-+]?\d+)?(?![\w.'\"])")
+_LOG_BOUNDS = re.compile(r"^(q?loguniform)\((-?[\d.e+-]+), (-?[\d.e+-]+)")
+
+
+def readable_distribution(text: str) -> str:
+    """A stored description as a person reads it: no numpy reprs, long numbers to 6
+    significant digits, a log distribution's bounds to 3 and also as the values drawn.
+
+    ``loguniform(np.float64(-4.605170185988091), np.float64(0.0))`` reads
+    ``loguniform(-4.61, 0)  (values 0.01 to 1)``: hyperopt's bounds are the
+    logarithms of the values the objective gets.
+    """
+    text = _NUMPY_SCALAR.sub(lambda match: match.group(1), text)
+    bounds = _LOG_BOUNDS.match(text)
+    values = ""
+    if bounds:
+        try:
+            low, high = (float(bounds.group(index)) for index in (2, 3))
+            text = f"{bounds.group(1)}({low:.3g}, {high:.3g}" + text[bounds.end() :]
+            values = f"  (values {math.exp(low):.3g} to {math.exp(high):.3g})"
+        except (ValueError, OverflowError):
+            pass
+    return _NUMBER.sub(_six_digits, text) + values
+
+
+def _six_digits(match: re.Match) -> str:
+    """A number with more than 6 significant digits to 6 (float noise such as
+    ``-4.605170185988091``); shorter ones as written (``1.0`` stays a float)."""
+    text = match.group(0)
+    digits = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return f"{float(text):.6g}" if len(digits) > 6 else text
 
 
 def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str, str]]:

@@ -18,10 +18,11 @@ import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
+from .. import tpe as fast_tpe_module
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
-from ..errors import CheckpointNotFound, ResumableOptError, SearchInterrupted, SeedMismatch, SpaceMismatch
+from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch, search_interrupted
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
 from ..interrupts import Interrupt, InterruptGuard, signal_name, tell
@@ -57,7 +58,8 @@ def stops_cleanly(function: Callable[P, R]) -> Callable[P, R]:
 @contextmanager
 def stop_signals_end_cleanly(checkpoint: str | Path) -> Iterator[InterruptGuard]:
     """From here on, Ctrl-C, SIGTERM and SIGHUP end the call with one line and
-    :class:`~resumable_opt.errors.SearchInterrupted` (status 130, 143, 129).
+    :class:`~resumable_opt.errors.SearchInterrupted` (status 130, 143, 129;
+    in IPython :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
 
     A stop before the run begins (while hyperopt loads, the checkpoint is read,
     the stored objective is unpickled, worker processes start) leaves the
@@ -72,12 +74,12 @@ def stop_signals_end_cleanly(checkpoint: str | Path) -> Iterator[InterruptGuard]
             guard.acknowledge()
             guard.stop_raising()  # one line, even if more signals come
             tell(f"Stopped by {stop.signal_name} before the search started; {checkpoint} was not changed.")
-            raise SearchInterrupted(stop.signum) from None
+            raise search_interrupted(stop.signum) from None
         late = guard.pending
         if late is not None:
             guard.acknowledge()
             tell(f"Stopped by {signal_name(late)} as the run ended; every trial is saved in {checkpoint}.")
-            raise SearchInterrupted(late)
+            raise search_interrupted(late)
 
 
 def callable_name(obj: Any) -> str:
@@ -209,6 +211,7 @@ def minimize(
     executor: Any = None,
     trial_timeout: float | None = None,
     pruner: Pruner | None = None,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
 
@@ -247,12 +250,20 @@ def minimize(
     decides at each report whether ``should_prune()`` is True (see
     ``docs/long-trials.md``).
 
+    ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
+    ``functools.partial`` of it), proposals come from
+    :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
+    fast on long histories; ``False`` runs hyperopt's own (default: on, unless
+    the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
+
     Ctrl-C, SIGTERM or SIGHUP stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130, 143 or 129), from the moment ``minimize`` is called (before the
-    run begins: one line, the checkpoint unchanged); the evaluation it cut short is run again
-    on resume, whatever the objective did with the signal, and never counts
-    toward ``max_attempts``.  Returns the search as :func:`resumable_opt.load` would.
+    status 130, 143 or 129; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`),
+    from the moment ``minimize`` is called (before the run begins: one line, the
+    checkpoint unchanged); the evaluation it cut short is run again on resume,
+    whatever the objective did with the signal, and never counts toward
+    ``max_attempts``.  Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
@@ -267,7 +278,7 @@ def minimize(
         pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator)
+    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, fast_tpe=fast_tpe)
 
 
 def run_search(
@@ -283,6 +294,7 @@ def run_search(
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
+    fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
 
@@ -293,7 +305,9 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``).  Called within :func:`stops_cleanly`.
+    ``evaluation.factory``); ``fast_tpe`` as for :func:`minimize` (the
+    checkpoint records the algorithm asked for, whichever computes it).  Called within
+    :func:`stops_cleanly`.
     """
     guard = InterruptGuard.installed()
     if guard is None:  # called from a thread that is not the main one: no signal handling
@@ -337,6 +351,8 @@ def run_search(
             data.docs.extend(first_trials)
         record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        if fast_tpe_module.enabled(fast_tpe):
+            algo = fast_tpe_module.fast_equivalent(algo)
         store = CheckpointStore(path)
         run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard)
         run.execute()

@@ -41,13 +41,13 @@ from ..checkpoint import journal
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
-from ..errors import ObjectiveAlwaysFails, SearchInterrupted
+from ..errors import ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
 from ..interrupts import Interrupt, InterruptGuard, exit_status, signal_name, silence_standard_streams, tell
 from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
-from ..reporting.progress import Progress, format_loss, format_params, resume_command
+from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
@@ -138,6 +138,8 @@ class Run:
         # A search that early_stop_fn ended stays ended while it is given.
         carried_over = data.stopped_because == EARLY_STOPPED and options.early_stop_fn is not None
         self.stopped_because: str | None = EARLY_STOPPED if carried_over else None
+        #: No run has been recorded on this checkpoint yet: the banner says "New search".
+        self.is_new = not data.runs
 
     # -- the loop ----------------------------------------------------------
 
@@ -156,7 +158,7 @@ class Run:
                 self.guard.acknowledge()
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
-                raise SearchInterrupted(stop.signum) from None
+                raise search_interrupted(stop.signum) from None
             except BaseException as exc:
                 self._end(f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200])
                 raise
@@ -390,7 +392,10 @@ class Run:
 
     def _write_best_file(self) -> None:
         doc = self.best_doc
-        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), active_values(doc["misc"]["vals"]), self.n_finished)
+        assert doc is not None  # written only once there is a best
+        raw = active_values(doc["misc"]["vals"])
+        finished = doc.get("refresh_time")
+        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), raw, finished, self.n_finished)
         write_best_file(self.path, record)
 
     # -- what the user sees ---------------------------------------------
@@ -404,10 +409,15 @@ class Run:
             )
         for doc in self.poisoned:
             self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
-        if self.n_finished or pending:
+        assert self.progress is not None  # made before the run announces itself
+        if self.is_new:
+            seed = self.data.meta.get("seed")
+            self.progress.started_new(self.path, seed, self.options.max_evals, self.n_finished, len(pending))
+        else:
             n_failed = self.n_finished - self.n_ok
             best = self.decoded(self.best_doc) if self.best_doc is not None else None
-            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending))
+            budget = self.options.max_evals
+            self.progress.resumed(self.path, self.n_finished, n_failed, self.best_loss, best, len(pending), budget)
 
     def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
         if not self.options.progress:
@@ -426,12 +436,15 @@ class Run:
             raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
 
     def _report_interrupted(self) -> None:
+        if self.progress is not None:
+            self.progress.interrupted()
         lines = [
             "",
-            f"Stopped. {self.n_finished} trials are done and saved in {self.path}.",
+            f"Stopped. {plural(self.n_finished, 'trial')} {'is' if self.n_finished == 1 else 'are'} done "
+            f"and saved in {self.path}.",
             f"Best loss so far: {format_loss(self.best_loss)}"
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
-            f"To resume, run the same command again: {resume_command()}",
+            resume_hint(),
         ]
         tell("\n".join(lines))
 

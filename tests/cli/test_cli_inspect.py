@@ -1,12 +1,15 @@
 """``show``, ``best``, ``trials`` and ``export`` on a real checkpoint, each in a child process."""
 
 import csv
+import fcntl
 import io
 import json
 import os
 import pty
+import struct
 import subprocess
 import sys
+import termios
 
 import pyarrow.parquet as parquet
 import pytest
@@ -55,7 +58,7 @@ def test_show_summarises_the_search(finished, out):
     assert f"loss {state.best_loss:.6g} at trial {state.best_trial['tid']}: " in text
     assert f"seed:      {SEED}" in text and "algorithm: hyperopt.tpe.suggest" in text
     lines = text.splitlines()
-    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)")]:
+    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)  (values 0.0498 to 7.39)")]:
         assert any(line.split()[-len(described.split()) - 1 :] == [label, *described.split()] for line in lines), label
     assert f"0 -> {MAX_EVALS}" in text  # the history of runs
     assert text.rstrip() == repr(state).rstrip()  # `show` is what printing the loaded search shows
@@ -70,7 +73,7 @@ def test_best_in_words_and_as_json(finished, out):
     record = json.loads(out["best --json"].stdout)
     assert record["loss"] == state.best_loss and record["tid"] == state.best_trial["tid"]
     assert record["params"] == json.loads(json.dumps(space_eval(state.space, record["argmin"])))  # decoded as hyperopt does
-    assert record["trials_done"] == MAX_EVALS and record["found_at"]
+    assert record["trials_done_when_written"] == MAX_EVALS and record["found_at"] and record["written_at"]
 
 
 def test_trials_json_has_one_decoded_row_per_trial(finished, out):
@@ -84,7 +87,7 @@ def test_trials_json_has_one_decoded_row_per_trial(finished, out):
         point = space_eval(state.space, active_values(doc["misc"]["vals"]))
         assert row["x"] == point["x"] and row["y"] == point["y"]
         if point["kind"] == "linear":
-            assert row["kind"] == "linear" and row["degree"] is None  # the branch that does not use it
+            assert row["kind"] == "linear" and "degree" not in row  # the branch that does not use it
         else:
             assert row["kind"] == point["kind"] and row["degree"] == point["kind"]["degree"]
         if row["status"] == "ok":
@@ -109,7 +112,14 @@ def test_trials_sorted_by_loss_top_n_as_a_plain_table_when_piped(out):
 
 def test_trials_on_a_terminal_are_aligned_ruled_and_cut(finished):
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "resumable_opt", "trials", str(finished)], stdout=follower, stderr=subprocess.PIPE)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))  # wide enough for every column
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resumable_opt", "trials", str(finished)],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     os.close(follower)
     output = b""
     while True:
@@ -137,7 +147,7 @@ def test_trials_csv_holds_the_json_rows_at_full_precision(out):
         assert int(got["tid"]) == want["tid"] and got["status"] == want["status"]
         assert (float(got["loss"]) if got["loss"] else None) == want["loss"]
         assert float(got["x"]) == want["x"]
-        assert got["degree"] == ("" if want["degree"] is None else str(want["degree"]))
+        assert got["degree"] == ("" if "degree" not in want else str(want["degree"]))  # empty: not used
         assert got["started"] == want["started"]
 
 
@@ -152,7 +162,7 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     assert (exports / "trials.csv").read_text() == out["trials --csv"].stdout
     table = parquet.read_table(exports / "trials.parquet").to_pylist()
     for column in ("tid", "status", "loss", "x", "y", "degree"):
-        assert [row[column] for row in table] == [row[column] for row in rows], column
+        assert [row[column] for row in table] == [row.get(column) for row in rows], column  # parquet: null where unused
     # A column mixing text and structures is stored as text.
     assert [row["kind"] for row in table] == [r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows]
 

@@ -44,7 +44,7 @@ def test_every_command_answers_while_the_search_runs_and_never_blocks_it(tmp_pat
     assert len(rows) >= 3 and {row["status"] for row in rows} <= {"ok", "running"}
     assert sum(row["status"] == "running" for row in rows) <= 1
     best = json.loads(done["best"].stdout)  # read at its own moment: check it against the objective itself
-    assert best["loss"] == loss_of(best["params"]) and best["tid"] < best["trials_done"]
+    assert best["loss"] == loss_of(best["params"]) and best["tid"] < best["trials_done_when_written"]
     assert len(list(csv.DictReader((tmp_path / "now.csv").open()))) >= 3
     assert (tmp_path / "now.png").read_bytes().startswith(b"\x89PNG")
 

@@ -76,7 +76,7 @@ def test_ctrl_c_cancels_the_dask_trials_and_resume_reruns_them_first(scheduler, 
 
     done = run_pool_search(ckpt, 6, "--log", log, "--scheduler", scheduler, "--delay", 0.2)
     assert done.returncode == 0, done.stderr
-    assert "2 interrupted trial(s) will be run again" in done.stderr
+    assert "2 interrupted trials will be run again" in done.stderr
     state = resumable_opt.load(ckpt)
     assert state.n_finished == 6 and state.n_failed == 0
     rerun = sorted(doc["misc"]["vals"]["x"][0] for doc in state.trials._dynamic_trials if doc["tid"] in (0, 1))

@@ -40,7 +40,7 @@ def test_signal_with_trials_in_flight_stops_workers_and_resume_reruns_them_first
 
     done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.3)
     assert done.returncode == 0, done.stderr
-    assert "2 interrupted trial(s) will be run again" in done.stderr
+    assert "2 interrupted trials will be run again" in done.stderr
     after = calls(log)[2:]
     # Both are submitted before any new point is asked for; with two workers
     # the second may start a moment after a new one, so only the first is sure.
@@ -61,7 +61,7 @@ def test_a_runner_killed_outright_leaves_no_worker_and_resumes(tmp_path, ckpt, p
     wait_until(lambda: all(process_gone(entry["pid"]) for entry in in_flight), 15, "orphaned workers to exit")
     done = run_pool_search(ckpt, 4, "--log", log, "--n-jobs", 2, "--delay", 0.1)
     assert done.returncode == 0, done.stderr
-    assert "2 interrupted trial(s) will be run again" in done.stderr
+    assert "2 interrupted trials will be run again" in done.stderr
     assert resumable_opt.load(ckpt).n_finished == 4
 
 

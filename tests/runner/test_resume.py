@@ -60,7 +60,7 @@ def test_ctrl_c_reports_and_the_interrupted_point_is_run_again(tmp_path, ckpt, s
 
     done = run_search(ckpt, 2, "--log", log)
     assert done.returncode == 0
-    assert "1 interrupted trial(s) will be run again" in done.stderr
+    assert "1 interrupted trial will be run again" in done.stderr
     calls = log.read_text().splitlines()
     assert calls[0] == calls[1], "the interrupted point is evaluated again with the same parameters"
     assert resumable_opt.load(ckpt).n_finished == 2

@@ -1,0 +1,267 @@
+"""How TPE's cost grows with the history: resumable_opt.tpe against hyperopt (and Optuna).
+
+Three measurements, each printed as a table (the search is checkpoint_cost.py's:
+uniform, loguniform and choice parameters, a trivial objective, seed 0):
+
+* ``proposal``: one proposal with N trials of history, ``hyperopt.tpe.suggest``
+  against ``resumable_opt.tpe.suggest`` on the same ``Trials`` (a finished
+  trial is added before each timed call, as in a search; median of the calls),
+  and the first call of ours on a fresh ``Trials`` (what a resume pays once).
+  Every pair of proposals is checked to be identical.  The histories are
+  random points of the space with their losses (a TPE history of 10,000
+  trials takes hours to make with hyperopt).
+* ``search``: whole searches, wall time to N trials: ``hyperopt.fmin``,
+  ``resumable_opt.minimize`` (checkpointed, resumable_opt.tpe) and Optuna's
+  ``TPESampler`` (in memory; skipped when Optuna is not installed).  A
+  contender that reaches ``--cap`` seconds is stopped; its time to N is then
+  extrapolated from its measured cost per trial (a + b*n, fitted over the
+  second half of what it ran) and marked as such.
+* ``runner``: the runner's top rate, points handed out per second, with a
+  no-op objective and ``--in-flight`` trials in flight (a ThreadPoolExecutor),
+  on a checkpoint holding N trials already.
+
+    python benchmarks/tpe_scaling.py                      # all three, defaults below
+    python benchmarks/tpe_scaling.py proposal --sizes 1000 10000
+    python benchmarks/tpe_scaling.py search --trials 20000 --cap 900
+    python benchmarks/tpe_scaling.py runner --sizes 1000 10000 --in-flight 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkpoint_cost import (  # noqa: E402
+    SEED,
+    hyperopt_objective,
+    hyperopt_space,
+    load_average,
+    machine,
+    optuna_objective,
+    optuna_version,
+    table,
+)
+
+
+def noop(params: dict) -> float:
+    return 0.0
+
+
+def random_history(n: int, seed: int = 1) -> Any:
+    """A ``Trials`` of ``n`` finished trials at random points of the space, with their losses."""
+    import numpy as np
+    from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, base, rand
+
+    domain = base.Domain(hyperopt_objective, hyperopt_space())
+    trials = Trials()
+    rng = np.random.default_rng(seed)
+    docs = []
+    for tid in range(n):  # rand.suggest for one id at a time is slow: draw the values here
+        misc = {"tid": tid, "cmd": domain.cmd, "workdir": domain.workdir, "idxs": {}, "vals": {}}
+        x, y, c = float(rng.uniform(-5, 5)), float(np.exp(rng.uniform(-3, 2))), int(rng.integers(3))
+        for label, value in (("x", x), ("y", y), ("c", c)):
+            misc["idxs"][label], misc["vals"][label] = [tid], [value]
+        loss = hyperopt_objective(base.spec_from_misc(misc) | {"c": "abc"[c]})
+        docs.extend(trials.new_trial_docs([tid], [None], [{"status": STATUS_OK, "loss": loss}], [misc]))
+        docs[-1]["state"] = JOB_STATE_DONE
+    del rand
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    return trials
+
+
+# -- one proposal ----------------------------------------------------------------
+
+
+def bench_proposal(sizes: list[int], calls: int) -> str:
+    import copy
+
+    from hyperopt import base, tpe
+
+    from resumable_opt import tpe as fast_tpe
+
+    rows = []
+    for n in sizes:
+        full = random_history(n + calls)
+        domain = base.Domain(hyperopt_objective, hyperopt_space())
+        times: dict[str, list[float]] = {"hyperopt": [], "ours": []}
+        cpu: dict[str, list[float]] = {"hyperopt": [], "ours": []}
+        proposals: dict[str, list] = {"hyperopt": [], "ours": []}
+        first_call = 0.0
+        for name, suggest in (("hyperopt", tpe.suggest), ("ours", fast_tpe.suggest)):
+            trials = copy.copy(full)
+            trials._dynamic_trials = full._dynamic_trials[:n]
+            trials.refresh()
+            if name == "ours":  # the first call on a Trials reads all of it: what a resume pays
+                started = time.perf_counter()
+                suggest([n + calls], domain, trials, SEED)
+                first_call = time.perf_counter() - started
+            for k in range(calls):
+                trials._dynamic_trials = full._dynamic_trials[: n + k + 1]
+                trials.refresh()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                docs = suggest([n + calls], domain, trials, SEED + k)
+                times[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - cpu_started)
+                proposals[name].append(docs[0]["misc"]["vals"])
+        same = "yes" if proposals["hyperopt"] == proposals["ours"] else "NO"
+        theirs, ours = statistics.median(times["hyperopt"]), statistics.median(times["ours"])
+        theirs_cpu, ours_cpu = statistics.median(cpu["hyperopt"]), statistics.median(cpu["ours"])
+        rows.append([f"{n:,}", f"{theirs * 1000:.1f}", f"{ours * 1000:.1f}", f"{theirs / ours:.1f}x",
+                     f"{theirs_cpu * 1000:.1f}", f"{ours_cpu * 1000:.1f}", f"{theirs_cpu / ours_cpu:.1f}x",
+                     f"{first_call * 1000:.0f}", same])  # fmt: skip
+        print(f"  proposal at {n:,}: hyperopt {theirs * 1000:.1f} ms, ours {ours * 1000:.1f} ms", flush=True)
+    header = ["history", "hyperopt ms", "ours ms", "speed-up", "hyperopt CPU ms", "ours CPU ms", "CPU speed-up",
+              "ours first call ms", "same points"]  # fmt: skip
+    return table(header, rows)
+
+
+# -- whole searches ---------------------------------------------------------------
+
+
+class Clock:
+    """Wraps an objective; notes when each evaluation ends."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.stamps: list[float] = []
+
+    def __call__(self, arg: Any) -> float:
+        value = self.fn(arg)
+        self.stamps.append(time.perf_counter())
+        return value
+
+
+def run_search(contender: str, n: int, cap: float, folder: Path) -> tuple[float, list[float]]:
+    """(start time, end time of each evaluation) of one search stopped at ``n`` trials or ``cap`` seconds."""
+    import numpy as np
+
+    if contender == "optuna":
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        clock = Clock(optuna_objective)
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=SEED))
+        started = time.perf_counter()
+        study.optimize(clock, n_trials=n, timeout=cap)
+        return started, clock.stamps
+    clock = Clock(hyperopt_objective)
+    started = time.perf_counter()
+    if contender == "hyperopt.fmin":
+        from hyperopt import Trials, fmin, tpe
+
+        fmin(clock, hyperopt_space(), tpe.suggest, n, trials=Trials(), rstate=np.random.default_rng(SEED),
+             show_progressbar=False, timeout=cap)  # fmt: skip
+    else:
+        import resumable_opt
+
+        resumable_opt.minimize(clock, hyperopt_space(), folder / f"{contender}.ckpt", n, seed=SEED,
+                               progress=False, timeout=cap)  # fmt: skip
+    return started, clock.stamps
+
+
+def extrapolate(started: float, stamps: list[float], n: int) -> tuple[float, bool]:
+    """Time to ``n`` trials: measured, or extrapolated with a per-trial cost a + b*k fitted on the second half."""
+    if len(stamps) >= n:
+        return stamps[n - 1] - started, False
+    import numpy as np
+
+    m = len(stamps)
+    costs = np.diff(np.asarray(stamps))
+    ks = np.arange(2, m + 1)
+    half = len(costs) // 2
+    # medians over 20 windows of the second half, robust to a pause of the machine
+    windows = np.array_split(np.arange(half, len(costs)), 20)
+    xs = np.array([ks[w].mean() for w in windows if len(w)])
+    ys = np.array([np.median(costs[w]) for w in windows if len(w)])
+    b, a = np.polyfit(xs, ys, 1)
+    rest = np.arange(m + 1, n + 1)
+    return stamps[-1] - started + float(np.sum(a + b * rest)), True
+
+
+def bench_search(n: int, cap: float, contenders: list[str]) -> str:
+    folder = Path(tempfile.mkdtemp(prefix="tpe-scaling-"))
+    rows = []
+    marks = [m for m in (1000, 2000, 5000, 10000, 20000, 50000) if m < n] + [n]
+    for contender in contenders:
+        started, stamps = run_search(contender, n, cap, folder)
+        cells = [contender, f"{len(stamps):,}"]
+        for mark in marks:
+            seconds, guessed = extrapolate(started, stamps, mark)
+            cells.append(f"{seconds:.0f}" + (" (extrapolated)" if guessed else ""))
+        rows.append(cells)
+        print(f"  {contender}: {len(stamps):,} trials in {stamps[-1] - started:.0f} s", flush=True)
+    header = ["search", "trials run"] + [f"s to {mark:,}" for mark in marks]
+    return table(header, rows)
+
+
+# -- the runner's top rate ----------------------------------------------------------
+
+
+def bench_runner(sizes: list[int], in_flight: int, points: int, fast: bool) -> list[list[str]]:
+    import resumable_opt
+
+    rows = []
+    for n in sizes:
+        folder = Path(tempfile.mkdtemp(prefix="tpe-runner-"))
+        path = folder / "search.ckpt"
+        resumable_opt.import_trials(random_history(n), hyperopt_space(), path, fn=noop, seed=SEED)
+        clock = Clock(noop)
+        began = time.perf_counter()
+        with ThreadPoolExecutor(in_flight) as pool:
+            resumable_opt.minimize(clock, hyperopt_space(), path, n + points, progress=False, executor=pool,
+                                   n_jobs=in_flight, fast_tpe=fast)  # fmt: skip
+        total = time.perf_counter() - began
+        rate = (len(clock.stamps) - 1) / (clock.stamps[-1] - clock.stamps[0])
+        rows.append(["resumable_opt.tpe" if fast else "hyperopt tpe", f"{n:,}", str(in_flight), str(points),
+                     f"{rate:.1f}", f"{total:.1f}"])  # fmt: skip
+        print(f"  runner at {n:,} ({'fast' if fast else 'hyperopt'}): {rate:.1f} points/s", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", nargs="*", choices=["proposal", "search", "runner"], default=[])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
+    parser.add_argument("--calls", type=int, default=7, help="timed proposals per size (default 7)")
+    parser.add_argument("--trials", type=int, default=20000, help="trials of the whole searches (default 20000)")
+    parser.add_argument("--cap", type=float, default=900, help="seconds after which a search is stopped (default 900)")
+    parser.add_argument("--contenders", nargs="+", default=["resumable_opt.minimize", "hyperopt.fmin", "optuna"])
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--points", type=int, default=400, help="points the runner hands out per size (default 400)")
+    parser.add_argument("--runner-sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--hyperopt-points", type=int, default=40, help="same, with hyperopt's TPE (default 40)")
+    options = parser.parse_args()
+    what = options.what or ["proposal", "search", "runner"]
+
+    print("\n".join(machine()))
+    print(f"command: python benchmarks/tpe_scaling.py {' '.join(sys.argv[1:])}")
+    print(f"load average at start: {load_average()} (the machine's other work shows in every figure)\n", flush=True)
+    if "proposal" in what:
+        print("One proposal (median of the timed calls) with N trials of history:", flush=True)
+        print(bench_proposal(options.sizes, options.calls) + "\n", flush=True)
+    if "search" in what:
+        contenders = list(options.contenders)
+        if "optuna" in contenders and optuna_version() is None:
+            print("Optuna is not installed: skipping it (pip install optuna to include it).")
+            contenders.remove("optuna")
+        print(f"Whole searches, {options.trials:,} trials, stopped after {options.cap:.0f} s:", flush=True)
+        print(bench_search(options.trials, options.cap, contenders) + "\n", flush=True)
+    if "runner" in what:
+        print(f"The runner's top rate, no-op objective, {options.in_flight} in flight:", flush=True)
+        rows = bench_runner(options.runner_sizes, options.in_flight, options.points, True)
+        rows += bench_runner(options.runner_sizes, options.in_flight, options.hyperopt_points, False)
+        header = ["algorithm", "history", "in flight", "points", "points/s", "run s"]
+        print(table(header, rows) + "\n", flush=True)
+    print(f"load average at end: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
