@@ -91,6 +91,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
     from .checkpoint.recovery import VerifyReport as VerifyReport
     from .checkpoint.recovery import recover as recover
     from .checkpoint.recovery import verify as verify
+    from .errors import INTERRUPTED as INTERRUPTED
     from .errors import CheckpointCorrupt as CheckpointCorrupt
     from .errors import CheckpointError as CheckpointError
     from .errors import CheckpointLocked as CheckpointLocked
@@ -99,7 +100,6 @@ if TYPE_CHECKING:  # what the names are, for type checkers (re-exported: "as")
     from .errors import CheckpointWriteError as CheckpointWriteError
     from .errors import ObjectiveAlwaysFails as ObjectiveAlwaysFails
     from .errors import ResumableOptError as ResumableOptError
-    from .errors import INTERRUPTED as INTERRUPTED
     from .errors import SearchInterrupted as SearchInterrupted
     from .errors import SearchInterruptedInteractive as SearchInterruptedInteractive
     from .errors import SeedMismatch as SeedMismatch

@@ -25,12 +25,20 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import ResumableOptError
+from ..interrupts import Interrupt, InterruptGuard, exit_status, tell
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = ["demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork", "recovery", "importing"]
+COMMAND_MODULES = [
+    *["demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork", "recovery", "importing"],
+]
+
+
+def command_modules() -> list[ModuleType]:
+    """The command modules, imported (with hyperopt) once signals are handled."""
+    return [importlib.import_module(f".{name}", __name__) for name in COMMAND_MODULES]
 
 
 class ArgumentParser(argparse.ArgumentParser):
