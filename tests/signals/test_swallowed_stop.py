@@ -30,7 +30,7 @@ def resume_and_check_the_point_is_run_again(ckpt, log):
     done = search(ckpt, log, "ok")
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
-    assert "1 interrupted trial(s) will be run again first" in err
+    assert "1 interrupted trial will be run again first" in err
     calls = lines(log)
     assert calls[-6] == calls[0], "the evaluation cut short is run again first, with the same parameters"
     state = resumable_opt.load(ckpt)
