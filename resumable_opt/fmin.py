@@ -32,8 +32,9 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import hyperopt
 import numpy as np
@@ -148,7 +149,9 @@ def fmin(
         fn = AnnotatedObjective(fn)
     _refuse_trials_that_run_their_own_fmin(trials, allow_trials_fmin)
     if max_queue_len != 1:
-        warnings.warn("max_queue_len is not used with checkpoint=: points are asked for one at a time", UserWarning, stacklevel=2)
+        warnings.warn(
+            "max_queue_len is not used with checkpoint=: points are asked for one at a time", UserWarning, stacklevel=2
+        )
 
     if points_to_evaluate is not None and trials is None and max_evals != sys.maxsize:
         # hyperopt.fmin evaluates the points on top of max_evals new ones (its docstring says so)
@@ -157,7 +160,11 @@ def fmin(
     if not checkpoint.exists():
         first_trials = _first_trials(space, trials, points_to_evaluate, trials_save_file)
     elif trials_save_file:
-        warnings.warn(f"trials_save_file={trials_save_file!r} is not used: the search is in {checkpoint}", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"trials_save_file={trials_save_file!r} is not used: the search is in {checkpoint}",
+            UserWarning,
+            stacklevel=2,
+        )
     if trials is None:
         trials = base.Trials()
 
@@ -199,7 +206,9 @@ def _refuse_trials_that_run_their_own_fmin(trials: base.Trials | None, allow_tri
         )
 
 
-def _first_trials(space: Any, trials: base.Trials | None, points: list[dict] | None, trials_save_file: str) -> list[dict]:
+def _first_trials(
+    space: Any, trials: base.Trials | None, points: list[dict] | None, trials_save_file: str
+) -> list[dict]:
     """The trials a new checkpoint starts with, from what hyperopt.fmin would have started with."""
     from .importing import load_trials, trial_documents
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cloudpickle
 import numpy as np
@@ -136,7 +137,9 @@ def import_trials(
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(path):
         if path.exists() or path.is_symlink():
-            raise CheckpointError(path, "already exists", "import into a new checkpoint path: an import never writes over a search")
+            raise CheckpointError(
+                path, "already exists", "import into a new checkpoint path: an import never writes over a search"
+            )
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
         write_checkpoint(path, data)
@@ -159,7 +162,10 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
     with RunLock(path):
         data = read_checkpoint(path).data
         trials = trials_from_docs(list(data.docs))
-        docs = [trials.assert_valid_trial(base.SONify(generate_trial(tid, point))) for tid, point in zip(trials.new_trial_ids(len(points)), points)]
+        docs = [
+            trials.assert_valid_trial(base.SONify(generate_trial(tid, point)))
+            for tid, point in zip(trials.new_trial_ids(len(points)), points, strict=True)
+        ]
         check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on

@@ -39,7 +39,9 @@ def parameters(space: Any) -> dict[str, str]:
             sampler = node.pos_args[0].arg["obj"]
             if sampler.name == "categorical":  # hp.pchoice: each option with its probability
                 weights = [_short(weight) for weight in sampler.pos_args[0].pos_args]
-                described[label] = f"pchoice of [{', '.join(f'{w}: {o}' for w, o in zip(weights, options))}]"
+                described[label] = (
+                    f"pchoice of [{', '.join(f'{w}: {o}' for w, o in zip(weights, options, strict=True))}]"
+                )
             else:
                 described[label] = f"choice of [{', '.join(options)}]"
         elif node.name == "hyperopt_param":

@@ -61,7 +61,13 @@ def ckpt(tmp_path):
 
 def run_search(*args, timeout=120, **kwargs):
     """Run ``tests/searches.py`` to completion."""
-    return subprocess.run([sys.executable, str(TESTS / "searches.py"), *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(TESTS / "searches.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")

@@ -32,7 +32,15 @@ TESTS = Path(__file__).parent
 def hyperopt_run(space_name, algo_name, n=N, seed=5):
     random.seed(0)  # atpe draws from Python's global random, not from rstate
     trials = Trials()
-    argmin = fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], n, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
+    argmin = fmin(
+        loss_of,
+        SPACES[space_name](),
+        ALGOS[algo_name],
+        n,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
     return trials, argmin
 
 
@@ -57,13 +65,29 @@ def test_same_trials_as_hyperopt_with_an_interruption(tmp_path, algo_name, space
         expected, argmin = hyperopt_run(space_name, algo_name)
     except Exception as exc:  # atpe supports only some kinds of space: then the same error, from the same place
         with pytest.raises(type(exc)) as raised:
-            resumable_opt.fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], N, rstate=np.random.default_rng(5), show_progressbar=False, checkpoint=ckpt)
+            resumable_opt.fmin(
+                loss_of,
+                SPACES[space_name](),
+                ALGOS[algo_name],
+                N,
+                rstate=np.random.default_rng(5),
+                show_progressbar=False,
+                checkpoint=ckpt,
+            )
         assert str(raised.value) == str(exc) and algo_name == "atpe"
         return
     space = SPACES[space_name]()
     random.seed(0)
     with pytest.raises(resumable_opt.SearchInterrupted):
-        resumable_opt.fmin(SignalAt(6), space, ALGOS[algo_name], N, rstate=np.random.default_rng(5), show_progressbar=False, checkpoint=ckpt)
+        resumable_opt.fmin(
+            SignalAt(6),
+            space,
+            ALGOS[algo_name],
+            N,
+            rstate=np.random.default_rng(5),
+            show_progressbar=False,
+            checkpoint=ckpt,
+        )
     before = history(resumable_opt.load(ckpt).trials)
     assert len(before) == 6 and resumable_opt.load(ckpt).n_finished == 5
     trials = Trials()
@@ -91,7 +115,11 @@ def test_same_trials_as_hyperopt_with_an_interruption(tmp_path, algo_name, space
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("space_name", "algo_name", "signum"),
-    [("nested", "tpe_partial", signal.SIGKILL), ("normals", "anneal", signal.SIGTERM), ("choices", "mix", signal.SIGINT)],
+    [
+        ("nested", "tpe_partial", signal.SIGKILL),
+        ("normals", "anneal", signal.SIGTERM),
+        ("choices", "mix", signal.SIGINT),
+    ],
 )
 def test_child_process_killed_then_resumed_equals_hyperopt(tmp_path, space_name, algo_name, signum):
     n = 12
@@ -137,9 +165,16 @@ def test_space_check_across_processes(tmp_path):
 
     changed = {**SPACES["uniforms"](), "uniform": hp.uniform("uniform", -2, 3)}
     ckpt = tmp_path / "u.ckpt"
-    resumable_opt.fmin(loss_of, changed, ALGOS["tpe"], 3, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt)
+    resumable_opt.fmin(
+        loss_of, changed, ALGOS["tpe"], 3, rstate=np.random.default_rng(1), show_progressbar=False, checkpoint=ckpt
+    )
     before = ckpt.read_bytes()
-    done = subprocess.run([sys.executable, str(TESTS / "dropin_spaces.py"), str(ckpt), "uniforms", "tpe", "6"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(TESTS / "dropin_spaces.py"), str(ckpt), "uniforms", "tpe", "6"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "'uniform': uniform(-2, 3) -> uniform(-2, 2)" in done.stderr and "Nothing was written" in done.stderr
     assert ckpt.read_bytes() == before

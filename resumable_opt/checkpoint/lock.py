@@ -110,7 +110,7 @@ class RunLock:
         owner_path(self.path).unlink(missing_ok=True)
         self._lock.release()
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 

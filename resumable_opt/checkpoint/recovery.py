@@ -80,7 +80,10 @@ class VerifyReport:
             lines = [f"{self.path}: NOT sound: {self.reason}"]
             for candidate in (self.prefix, self.backup):
                 if candidate is not None:
-                    lines.append(f"  recoverable: {candidate.source}: {candidate.n_finished} finished trials of {candidate.n_trials}")
+                    lines.append(
+                        f"  recoverable: {candidate.source}: "
+                        f"{candidate.n_finished} finished trials of {candidate.n_trials}"
+                    )
         if self.backup is not None and self.sound:
             lines.append(f"  {self.backup.source}: {self.backup.n_finished} finished trials")
         if self.advice:
@@ -155,7 +158,9 @@ def verify(path: str | Path) -> VerifyReport:
         if report.best_recoverable is not None:
             report.advice = f"run `resumable-opt recover {path}` to restore the {report.best_recoverable.source}"
         else:
-            report.advice = "nothing in it or beside it can be recovered: " + (exc.advice or "restore it from a backup of your own")
+            report.advice = "nothing in it or beside it can be recovered: " + (
+                exc.advice or "restore it from a backup of your own"
+            )
         return report
     n_trials, n_finished = _counts(loaded.data)
     return VerifyReport(path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup)
@@ -195,7 +200,9 @@ def recover(path: str | Path) -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "move the folder away or pass the checkpoint file inside it")
+        raise CheckpointCorrupt(
+            path, "is a folder, not a checkpoint file", "move the folder away or pass the checkpoint file inside it"
+        )
     if not _exists(path) and not backup_path(path).exists():
         _refuse(path, verify(path))  # before the lock: a mistyped path leaves no lock file behind
     with RunLock(path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
@@ -125,19 +126,23 @@ def read_bytes(path: Path) -> bytes:
             if not stat.S_ISREG(mode):
                 if stat.S_ISDIR(mode):
                     raise IsADirectoryError
-                raise CheckpointCorrupt(path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself")
+                raise CheckpointCorrupt(
+                    path, "is not a regular file (a pipe or a device?)", "pass the checkpoint file itself"
+                )
             return handle.read()
     except FileNotFoundError:
         raise CheckpointNotFound(path, "no such checkpoint", "check the path") from None
     except IsADirectoryError:
-        raise CheckpointCorrupt(path, "is a folder, not a checkpoint file", "pass the checkpoint file inside it") from None
+        raise CheckpointCorrupt(
+            path, "is a folder, not a checkpoint file", "pass the checkpoint file inside it"
+        ) from None
     except PermissionError:
         raise CheckpointError(path, "permission denied", "run as the user who owns the checkpoint") from None
     except OSError as exc:
         raise CheckpointError(path, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def encode_checkpoint(data: SearchData, ops: list[tuple] = ()) -> tuple[bytes, bytes, bytes]:
+def encode_checkpoint(data: SearchData, ops: Sequence[tuple] = ()) -> tuple[bytes, bytes, bytes]:
     """The bytes of a checkpoint file holding ``data`` then ``ops``: (header, snapshot, journal)."""
     header = records.encode_header()
     snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
@@ -148,7 +153,9 @@ def encode_checkpoint(data: SearchData, ops: list[tuple] = ()) -> tuple[bytes, b
 def parse_checkpoint(content: bytes, path: Path) -> Loaded:
     """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged."""
     if content and records.MAGIC.startswith(content):
-        raise CheckpointCorrupt(path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE)
+        raise CheckpointCorrupt(
+            path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE
+        )
     if not content.startswith(records.MAGIC) and content:
         raise CheckpointCorrupt(path, "not a resumable-opt checkpoint", _not_a_checkpoint_advice(content[:16]))
     scan = records.read_records(content, path)
@@ -204,7 +211,7 @@ class CheckpointStore:
             for leftover in path.parent.glob(glob_escape(_temp_prefix(path)) + "*"):
                 leftover.unlink(missing_ok=True)
 
-    def write_snapshot(self, data: SearchData, ops: list[tuple] = ()) -> None:
+    def write_snapshot(self, data: SearchData, ops: Sequence[tuple] = ()) -> None:
         """Replace the file with a snapshot of ``data`` followed by ``ops``, atomically."""
         header, snapshot, tail = encode_checkpoint(data, ops)
         tmp = self.path.with_name(f"{_temp_prefix(self.path)}{os.getpid()}")
@@ -264,6 +271,7 @@ class CheckpointStore:
 
     def _cut_torn_append(self) -> None:
         """After a failed append, remove its partial bytes so the file ends cleanly."""
+        assert self._fd is not None, "only an append fails, and appends need the file open"
         try:
             os.ftruncate(self._fd, self._end)
             os.fsync(self._fd)

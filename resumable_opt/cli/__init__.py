@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in subparsers.choices.values():
         if "--debug" not in command._option_string_actions:
             # SUPPRESS: absent here, it leaves the value given before the command alone.
-            command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
+            command.add_argument(
+                "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+            )
     return parser
 
 

@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     tid = state.best_trial["tid"]
     if args.json:
         finished = state.best_trial.get("refresh_time")
-        record = best_record(state.best_loss, tid, params, state.argmin, finished, state.n_finished)
+        loss, raw = state.best_loss, state.argmin
+        assert loss is not None and raw is not None  # there is a best trial
+        record = best_record(loss, tid, params, raw, finished, state.n_finished)
         print(json.dumps(record, indent=2))
         return 0
     print(f"Best loss {format_loss(state.best_loss)} at trial {tid} (of {state.n_finished} finished)")

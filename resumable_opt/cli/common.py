@@ -7,16 +7,18 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import CheckpointNotFound
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
-from ..errors import CheckpointNotFound
 from ..search_state import SearchState, load
 
 #: The suffix the documentation gives checkpoints; a path typed without it is suggested with it.
 CHECKPOINT_SUFFIX = ".ckpt"
 
 
-def add_checkpoint_argument(parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt") -> None:
+def add_checkpoint_argument(
+    parser: argparse.ArgumentParser, help: str = "the checkpoint file, e.g. checkpoints/demo.ckpt"
+) -> None:
     """The ``CKPT`` positional argument every command that works on a checkpoint takes."""
     parser.add_argument("checkpoint", type=Path, metavar="CKPT", help=help)
 
@@ -78,4 +80,7 @@ def note(text: str) -> None:
 def note_if_raw(table: TrialTable) -> None:
     """Say so when the parameters could not be decoded here."""
     if not table.decoded:
-        note(f"parameters are hyperopt's raw values (choice indexes): the stored space cannot be loaded here ({table.why_raw})")
+        note(
+            "parameters are hyperopt's raw values (choice indexes): "
+            f"the stored space cannot be loaded here ({table.why_raw})"
+        )

@@ -25,7 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "values are cut; piped, it is plain with whole values.",
     )
     add_checkpoint_argument(parser)
-    parser.add_argument("--sort", metavar="COLUMN", default="tid", help="order by this column, e.g. loss (default: %(default)s); empty values last")
+    parser.add_argument(
+        "--sort",
+        metavar="COLUMN",
+        default="tid",
+        help="order by this column, e.g. loss (default: %(default)s); empty values last",
+    )
     parser.add_argument("--desc", action="store_true", help="sort in descending order")
     parser.add_argument("--top", metavar="N", type=positive_int, help="only the first N rows (after sorting)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: %(default)s)")

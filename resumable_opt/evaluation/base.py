@@ -41,8 +41,8 @@ class Evaluator(ABC):
     def wait(self) -> list[tuple[dict, Outcome | Lost]]:
         """Block until at least one submitted trial finished or was lost; return those."""
 
-    def cancel_all(self) -> None:
+    def cancel_all(self) -> None:  # noqa: B027  (an optional hook: nothing to stop by default)
         """Stop every trial in flight (on Ctrl-C); their results are not wanted."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (an optional hook: nothing to release by default)
         """Release the evaluator's resources."""

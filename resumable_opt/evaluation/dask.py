@@ -49,7 +49,9 @@ class ExecutorEvaluator(FuturesEvaluator):
     The executor belongs to the caller: it is never shut down here.
     """
 
-    def __init__(self, domain: base.Domain, executor: Any, n_jobs: int | None = None, trial_timeout: float | None = None) -> None:
+    def __init__(
+        self, domain: base.Domain, executor: Any, n_jobs: int | None = None, trial_timeout: float | None = None
+    ) -> None:
         # Threads of this process need no pickled objective.
         self._in_this_process = isinstance(executor, cf.ThreadPoolExecutor)
         super().__init__(domain, trial_timeout, other_processes=not self._in_this_process)

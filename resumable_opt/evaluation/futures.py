@@ -62,7 +62,8 @@ class FuturesEvaluator(Evaluator):
             raise ResumableOptError(
                 f"the objective cannot be sent to worker processes: cloudpickle cannot pickle it "
                 f"({type(exc).__name__}: {exc}). Make it picklable (no open files, locks or "
-                "connections in it or in what it refers to), or run it in this process (no n_jobs, executor or trial_timeout)"
+                "connections in it or in what it refers to), "
+                "or run it in this process (no n_jobs, executor or trial_timeout)"
             ) from exc
 
     @abstractmethod

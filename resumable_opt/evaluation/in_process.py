@@ -5,7 +5,7 @@ from __future__ import annotations
 from hyperopt import base
 
 from ..trial import TrialTicket
-from .base import Evaluator
+from .base import Evaluator, Lost
 from .outcome import Outcome, evaluate
 
 
@@ -26,7 +26,7 @@ class InProcessEvaluator(Evaluator):
     def submit(self, doc: dict, ticket: TrialTicket | None = None) -> None:
         self._queued.append((doc, ticket))
 
-    def wait(self) -> list[tuple[dict, Outcome]]:
+    def wait(self) -> list[tuple[dict, Outcome | Lost]]:
         doc, ticket = self._queued.pop(0)
         return [(doc, evaluate(self.domain, self.trials, doc, ticket, self.on_report))]
 

@@ -66,7 +66,11 @@ def _raised_by_hyperopt_on_the_result(exc: BaseException) -> bool:
     returned (a string, a dict without a loss...), rather than the objective
     raising: its innermost frame is hyperopt's, not the objective's."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and frames[-1].name == "evaluate" and frames[-1].filename.endswith(os.path.join("hyperopt", "base.py"))
+    return (
+        bool(frames)
+        and frames[-1].name == "evaluate"
+        and frames[-1].filename.endswith(os.path.join("hyperopt", "base.py"))
+    )
 
 
 def evaluate(

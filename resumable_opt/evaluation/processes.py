@@ -132,11 +132,14 @@ class ProcessEvaluator(FuturesEvaluator):
             raise
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
-        if self._slots[index] is None:
+        executor = self._slots[index]
+        if executor is None:
             _ensure_fork_server()
-            self._slots[index] = cf.ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),))
-            self._first_tasks[index] = self._slots[index].submit(int)
-        return self._slots[index]
+            executor = self._slots[index] = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),)
+            )
+            self._first_tasks[index] = executor.submit(int)
+        return executor
 
     def _outcome(self, future: cf.Future) -> Outcome | Lost:
         outcome = super()._outcome(future)
@@ -144,7 +147,8 @@ class ProcessEvaluator(FuturesEvaluator):
             first_task = self._first_tasks[self._slot_futures.index(future)]
             if first_task is not None and first_task.exception() is not None:
                 raise ResumableOptError(
-                    f"the worker processes stopped before they could evaluate anything (see their error above): {WORKERS_IMPORT_THE_SCRIPT}"
+                    "the worker processes stopped before they could evaluate anything (see their error above): "
+                    f"{WORKERS_IMPORT_THE_SCRIPT}"
                 )
         return outcome
 

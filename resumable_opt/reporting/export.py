@@ -51,7 +51,9 @@ def write_output(path: Path, content: bytes, what: str, name_advice: str) -> Non
     try:
         write_file_atomically(path, content)
     except CheckpointWriteError as exc:
-        raise ResumableOptError(f"{path}: cannot write {what}: {exc.cause.strerror or exc.cause}") from None
+        raise ResumableOptError(
+            f"{path}: cannot write {what}: {getattr(exc.cause, 'strerror', None) or exc.cause}"
+        ) from None
 
 
 def parquet_bytes(table: TrialTable) -> bytes:

@@ -53,7 +53,7 @@ def parameter_scales(described: dict[str, str]) -> dict[str, str]:
     return scales
 
 
-def search_figure(state: "SearchState") -> tuple[Any, TrialTable]:
+def search_figure(state: SearchState) -> tuple[Any, TrialTable]:
     """The figure of a loaded search (what ``resumable-opt plot`` draws), and the rows drawn."""
     if state.n_ok == 0:
         raise ResumableOptError(f"{state.path}: no trial has finished with a loss yet, so there is nothing to plot")
@@ -136,7 +136,15 @@ def _draw_losses(axes: Any, table: TrialTable, ok: list[dict], best: dict, log_l
     )
     failed = [row["tid"] for row in table.rows if row["status"] == STATUS_FAIL]
     if failed:  # no loss to place them by: a mark along the bottom edge
-        axes.scatter(failed, [0.02] * len(failed), transform=axes.get_xaxis_transform(), marker="x", color=FAIL_COLOR, label="failed", zorder=2)
+        axes.scatter(
+            failed,
+            [0.02] * len(failed),
+            transform=axes.get_xaxis_transform(),
+            marker="x",
+            color=FAIL_COLOR,
+            label="failed",
+            zorder=2,
+        )
     axes.set_yscale("log" if log_loss else "linear")
     axes.set_xlabel("trial (tid)")
     axes.set_ylabel("loss")
@@ -182,7 +190,11 @@ def _draw_curves(axes: Any, curves: dict[int, dict], pruned: set[int], log_scale
     for tid, values in curves.items():
         steps = sorted(values)
         kind = "pruned" if tid in pruned else "trials"
-        style = {"color": FAIL_COLOR, "alpha": 0.4, "linewidth": 0.8} if tid in pruned else {"color": POINT_COLOR, "alpha": 0.8}
+        style = (
+            {"color": FAIL_COLOR, "alpha": 0.4, "linewidth": 0.8}
+            if tid in pruned
+            else {"color": POINT_COLOR, "alpha": 0.8}
+        )
         label = None if kind in labelled else kind
         ys = [values[step] for step in steps]
         (line,) = axes.plot(steps, ys, marker=".", markersize=3, label=label, zorder=2, **style)

@@ -27,9 +27,10 @@ always agree.  A row holds:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hyperopt import JOB_STATE_RUNNING, pyll
@@ -74,7 +75,7 @@ class TrialTable:
     why_raw: str = ""
 
 
-def trial_table(state: "SearchState") -> TrialTable:
+def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
     Never raises because the stored space cannot be unpickled here (a
@@ -94,7 +95,7 @@ def trial_table(state: "SearchState") -> TrialTable:
     names = {label: _column_name(label) for label in labels}
     reported = state.intermediate()
     rows = []
-    for doc, values in zip(docs, decoded_points):
+    for doc, values in zip(docs, decoded_points, strict=True):
         row: dict[str, Any] = {
             "tid": doc["tid"],
             "status": trial_status(doc, running=state.running is not None),
@@ -238,7 +239,7 @@ def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], di
 
 def _casts_above(node: Any, parents: dict[int, list]) -> list[Callable[[Any], Any]]:
     """The ``float``/``int`` wrappers directly around a ``hyperopt_param`` node."""
-    casts = []
+    casts: list[Callable[[Any], Any]] = []
     while True:
         above = parents.get(id(node), [])
         if len(above) != 1 or above[0].name not in _CASTS or len(above[0].inputs()) != 1:

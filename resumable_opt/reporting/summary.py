@@ -70,7 +70,7 @@ class RunSpan:
         return ("~" if self.estimated else "") + format_duration(self.seconds)
 
 
-def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
+def run_spans(state: SearchState, now: float | None = None) -> list[RunSpan]:
     """Each run with how long it took and how many trials it finished.
 
     A run killed without recording its end is counted up to the last trial
@@ -78,15 +78,19 @@ def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
     """
     now = time.time() if now is None else now
     finished_at = sorted(
-        as_local_time(doc["refresh_time"]).timestamp()
-        for doc in state.trials._dynamic_trials
-        if not is_pending(doc) and doc.get("refresh_time") is not None
+        moment.timestamp()
+        for moment in (
+            as_local_time(doc.get("refresh_time")) for doc in state.trials._dynamic_trials if not is_pending(doc)
+        )
+        if moment is not None
     )
     runs = state.runs
     spans = []
     for index, run in enumerate(runs):
         is_last = index == len(runs) - 1
-        running_now = is_last and run.ended is None and state.running is not None and state.running.get("pid") == run.pid
+        running_now = (
+            is_last and run.ended is None and state.running is not None and state.running.get("pid") == run.pid
+        )
         estimated = False
         if run.ended is not None:
             end = run.ended
@@ -98,17 +102,20 @@ def run_spans(state: "SearchState", now: float | None = None) -> list[RunSpan]:
             end = max(run.started, finished_at[position - 1]) if position else run.started
             estimated = True
         after = runs[index + 1].n_done_at_start if not is_last else state.n_finished
-        spans.append(RunSpan(index + 1, run, max(0.0, end - run.started), estimated, run.n_done_at_start, after, running_now))
+        spans.append(
+            RunSpan(index + 1, run, max(0.0, end - run.started), estimated, run.n_done_at_start, after, running_now)
+        )
     return spans
 
 
-def status_line(state: "SearchState") -> str:
+def status_line(state: SearchState) -> str:
     """Whether a run is going on (who, since when), or how the last one ended."""
     owner = state.running
     if owner:
         since = owner.get("since_epoch")
         age = f" (for {format_duration(time.time() - since)})" if isinstance(since, (int, float)) else ""
-        who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, since {when(since) if since else owner.get('since', '?')}{age}"
+        started = when(since) if since else owner.get("since", "?")
+        who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, since {started}{age}"
         if owner.get("unverified"):
             return f"running on another host as far as its lock note says ({who}); it cannot be checked from here"
         return f"running now: {who}"
@@ -120,16 +127,18 @@ def status_line(state: "SearchState") -> str:
     return f"not running; the last run ended {when(last.ended)}: {last.outcome}"
 
 
-def _trials_line(state: "SearchState") -> str:
+def _trials_line(state: SearchState) -> str:
     budget = state.max_evals if state.max_evals is not None else "?"
-    running = sum(1 for doc in state.trials._dynamic_trials if trial_status(doc, state.running is not None) == STATUS_RUNNING)
+    running = sum(
+        1 for doc in state.trials._dynamic_trials if trial_status(doc, state.running is not None) == STATUS_RUNNING
+    )
     return (
         f"{state.n_finished} of {budget} finished ({state.n_failed} failed), "
         f"{running} running, {state.n_pending - running} pending"
     )
 
 
-def _best_line(state: "SearchState") -> str:
+def _best_line(state: SearchState) -> str:
     if state.best_trial is None:
         return "no successful trial yet"
     try:
@@ -139,7 +148,7 @@ def _best_line(state: "SearchState") -> str:
     return f"loss {format_loss(state.best_loss)} at trial {state.best_trial['tid']}: {params}"
 
 
-def _time_line(state: "SearchState", spans: list[RunSpan]) -> str:
+def _time_line(state: SearchState, spans: list[RunSpan]) -> str:
     total = sum(span.seconds for span in spans)
     about = "about " if any(span.estimated for span in spans) else ""
     going = " (one going on)" if any(span.running_now for span in spans) else ""
@@ -158,7 +167,7 @@ def _steps_line(state: SearchState, reported: dict[int, dict]) -> str:
     return line
 
 
-def space_parameters(state: "SearchState") -> dict[str, str]:
+def space_parameters(state: SearchState) -> dict[str, str]:
     """Each label and its distribution, from the description stored with the space, as
     :func:`readable_distribution` gives it."""
     stored = state.meta.get("space_signature", {}).get("parameters", {})
@@ -199,7 +208,7 @@ def _six_digits(match: re.Match) -> str:
     return f"{float(text):.6g}" if len(digits) > 6 else text
 
 
-def summary_fields(state: "SearchState", spans: list[RunSpan]) -> list[tuple[str, str]]:
+def summary_fields(state: SearchState, spans: list[RunSpan]) -> list[tuple[str, str]]:
     """The summary as (name, text) pairs, in the order they are shown."""
     fields = [
         ("status", status_line(state)),
@@ -237,7 +246,7 @@ def _run_cells(span: RunSpan) -> list[str]:
     ]
 
 
-def summary_text(state: "SearchState") -> str:
+def summary_text(state: SearchState) -> str:
     """The summary as plain text (what ``repr`` and ``resumable-opt show`` print)."""
     spans = run_spans(state)
     fields = summary_fields(state, spans)
@@ -252,16 +261,21 @@ def summary_text(state: "SearchState") -> str:
             lines.append(f"  {lead}{label:<{label_width}}  {described}")
     if spans:
         lines.append("  runs:")
-        table = tabulate([_run_cells(span) for span in spans], headers=RUN_COLUMNS, tablefmt="plain", disable_numparse=True)
+        table = tabulate(
+            [_run_cells(span) for span in spans], headers=RUN_COLUMNS, tablefmt="plain", disable_numparse=True
+        )
         lines += ["    " + line for line in table.splitlines()]
     return "\n".join(lines)
 
 
-def summary_html(state: "SearchState") -> str:
+def summary_html(state: SearchState) -> str:
     """The summary as an HTML fragment, for Jupyter (``SearchState._repr_html_``)."""
     spans = run_spans(state)
     esc = html.escape
-    rows = [f"<tr><th style='text-align:left'>{esc(name)}</th><td style='text-align:left'>{esc(text)}</td></tr>" for name, text in summary_fields(state, spans)]
+    rows = [
+        f"<tr><th style='text-align:left'>{esc(name)}</th><td style='text-align:left'>{esc(text)}</td></tr>"
+        for name, text in summary_fields(state, spans)
+    ]
     parameters = space_parameters(state)
     if parameters:
         listing = "<br>".join(f"<code>{esc(label)}</code>: {esc(described)}" for label, described in parameters.items())
@@ -269,7 +283,9 @@ def summary_html(state: "SearchState") -> str:
     parts = [f"<div><strong>Search <code>{esc(str(state.path))}</code></strong>", "<table>", *rows, "</table>"]
     if spans:
         head = "".join(f"<th>{esc(column)}</th>" for column in RUN_COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in _run_cells(span)) + "</tr>" for span in spans)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in _run_cells(span)) + "</tr>" for span in spans
+        )
         parts.append(f"<details><summary>{len(spans)} run(s)</summary><table><tr>{head}</tr>{body}</table></details>")
     parts.append("</div>")
     return "\n".join(parts)

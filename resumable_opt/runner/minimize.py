@@ -101,7 +101,9 @@ def _pickle_objective(fn: Callable) -> bytes | None:
         return None
 
 
-def new_search(fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None) -> SearchData:
+def new_search(
+    fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None
+) -> SearchData:
     """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state)."""
     meta = {
         "created": time.time(),
@@ -127,7 +129,9 @@ def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[in
     return seed, np.random.default_rng(seed)
 
 
-def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None) -> np.random.Generator:
+def _resumed_rng(
+    path: Path, data: SearchData, seed: int | None, rstate: np.random.Generator | None
+) -> np.random.Generator:
     """The Generator a resumed search continues with: the checkpoint's random state.
 
     A search made by ``import_trials`` without a seed has no random state yet:
@@ -138,7 +142,7 @@ def _resumed_rng(path: Path, data: SearchData, seed: int | None, rstate: np.rand
     if data.rng_state is None:
         seed, rng = _first_rng(seed, rstate)
         data.meta.update(seed=seed, rng_state_at_start=rng.bit_generator.state)
-        data.rng_state = rng.bit_generator.state
+        data.rng_state = dict(rng.bit_generator.state)
         return rng
     if seed is not None and data.meta.get("seed") not in (None, seed):
         raise SeedMismatch(
@@ -340,7 +344,9 @@ def run_search(
             if fn is None:
                 fn = stored.objective
                 if fn is None:
-                    raise ResumableOptError(f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume")
+                    raise ResumableOptError(
+                        f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
+                    )
             _check_trials_belong(path, data, trials)
             rng = _resumed_rng(path, data, seed, rstate)
         else:

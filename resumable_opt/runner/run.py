@@ -29,9 +29,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, base
@@ -179,11 +180,10 @@ class Run:
             # (a bare ``except:``): whatever it returned after that is not a
             # result of that point; it is released and evaluated again on resume.
             self.guard.raise_if_stopped()
-            for doc, outcome in finished:
-                if isinstance(outcome, Lost):
-                    outcome = self._run_again_or_fail(doc, outcome)
-                    if outcome is None:
-                        continue
+            for doc, result in finished:
+                outcome = self._run_again_or_fail(doc, result) if isinstance(result, Lost) else result
+                if outcome is None:
+                    continue
                 del self.in_flight[doc["tid"]]
                 self._record(doc, outcome)
 
@@ -195,7 +195,11 @@ class Run:
             return poison_failure(attempts)
         with self.guard.critical():
             self._commit([(journal.STARTED, [doc["tid"]], coarse_utcnow())])
-        self.progress.say(f"Trial (tid {doc['tid']}): {lost.reason}; running it again (attempt {attempts + 1} of {self.options.max_attempts}).")
+        assert self.progress is not None  # made before the first trial is submitted
+        self.progress.say(
+            f"Trial (tid {doc['tid']}): {lost.reason}; "
+            f"running it again (attempt {attempts + 1} of {self.options.max_attempts})."
+        )
         self.evaluator.submit(doc, self._ticket(doc))
         return None
 
@@ -222,7 +226,9 @@ class Run:
         new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
         tids = [doc["tid"] for doc in new_docs]
         with self.guard.critical():
-            self._commit([(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())])
+            self._commit(
+                [(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())]
+            )
             add_to_valid(self.trials, new_docs)
         return new_docs[0]
 
@@ -269,7 +275,15 @@ class Run:
     def _finished_op(self, doc: dict, outcome: Outcome) -> list:
         """The journal operation that writes ``outcome`` into its trial (a list:
         its last item, the early-stop state, may still change before it is written)."""
-        return [journal.FINISHED, doc["tid"], outcome.state, outcome.result, outcome.misc_update, outcome.finished_at, self.data.early_stop_args]
+        return [
+            journal.FINISHED,
+            doc["tid"],
+            outcome.state,
+            outcome.result,
+            outcome.misc_update,
+            outcome.finished_at,
+            self.data.early_stop_args,
+        ]
 
     # -- beginning and end of a run --------------------------------------
 
@@ -379,7 +393,8 @@ class Run:
         if not is_ok(doc):
             return False
         self.n_ok += 1
-        if self.best_doc is None or float(doc["result"]["loss"]) < self.best_loss:
+        best_loss = self.best_loss
+        if best_loss is None or float(doc["result"]["loss"]) < best_loss:
             self.best_doc = doc
             return True
         return False
@@ -395,12 +410,14 @@ class Run:
         assert doc is not None  # written only once there is a best
         raw = active_values(doc["misc"]["vals"])
         finished = doc.get("refresh_time")
-        record = best_record(self.best_loss, doc["tid"], self.decoded(doc), raw, finished, self.n_finished)
+        loss = float(doc["result"]["loss"])  # the best's: self.best_loss, not None here
+        record = best_record(loss, doc["tid"], self.decoded(doc), raw, finished, self.n_finished)
         write_best_file(self.path, record)
 
     # -- what the user sees ---------------------------------------------
 
     def _announce(self, pending: list[dict]) -> None:
+        assert self.progress is not None  # made before the run announces itself
         if self.torn_bytes:
             self.progress.say(
                 f"Note: dropped {self.torn_bytes} bytes at the end of {self.path} that do not form a whole "
@@ -408,8 +425,9 @@ class Run:
                 "each is fsynced before the next is asked), or damage to the last record."
             )
         for doc in self.poisoned:
-            self.progress.say(f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed.")
-        assert self.progress is not None  # made before the run announces itself
+            self.progress.say(
+                f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed."
+            )
         if self.is_new:
             seed = self.data.meta.get("seed")
             self.progress.started_new(self.path, seed, self.options.max_evals, self.n_finished, len(pending))
@@ -422,6 +440,7 @@ class Run:
     def _report(self, doc: dict, outcome: Outcome, new_best: bool) -> None:
         if not self.options.progress:
             return
+        assert self.progress is not None  # made before the first trial runs
         reason = outcome.result.get("failure") if outcome.failed else None
         if not outcome.failed and not is_ok(doc):
             reason = f"status {doc['result'].get('status')!r}"
@@ -433,7 +452,9 @@ class Run:
     def _stop_if_always_failing(self, doc: dict) -> None:
         limit = self.options.stop_after_initial_failures
         if limit and self.n_ok == 0 and self.n_finished >= limit and is_failed(doc):
-            raise ObjectiveAlwaysFails(self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", ""))
+            raise ObjectiveAlwaysFails(
+                self.n_finished, doc["misc"].get("traceback") or doc["result"].get("failure", "")
+            )
 
     def _report_interrupted(self) -> None:
         if self.progress is not None:

@@ -70,7 +70,9 @@ def per_trial(seen: list[tuple[int, int]], first: int, last: int) -> tuple[list[
 def test_records_and_bytes_appended_per_trial_are_the_same_at_50_and_at_500_trials(tmp_path, stores):
     made = stores()
     seen: list[tuple[int, int]] = []
-    resumable_opt.minimize(counting_objective(made, seen), SPACE, tmp_path / "s.ckpt", 501, algo=tpe.suggest, seed=0, progress=False)
+    resumable_opt.minimize(
+        counting_objective(made, seen), SPACE, tmp_path / "s.ckpt", 501, algo=tpe.suggest, seed=0, progress=False
+    )
     assert len(made) == 1 and len(seen) == 501
 
     early_records, early_bytes = per_trial(seen, 40, 50)
@@ -94,7 +96,9 @@ def written_per_trial(tmp_path, stores, n: int, floor: int) -> tuple[float, int]
     def objective(params: dict) -> float:
         nonlocal worst_excess
         content = path.read_bytes()
-        snapshot = records.HEADER_SIZE + records.RECORD_HEADER_SIZE + len(records.read_records(content, path).payloads[0])
+        snapshot = (
+            records.HEADER_SIZE + records.RECORD_HEADER_SIZE + len(records.read_records(content, path).payloads[0])
+        )
         journal_bytes = len(content) - snapshot
         worst_excess = max(worst_excess, journal_bytes - max(snapshot, floor))
         return cheap_loss(params)
@@ -132,7 +136,10 @@ def test_trials_read_back_are_the_trials_in_memory(tmp_path):
 
     def exact(docs):
         return [
-            (doc, {label: [(type(v), np.asarray(v).tobytes()) for v in vs] for label, vs in doc["misc"]["vals"].items()})
+            (
+                doc,
+                {label: [(type(v), np.asarray(v).tobytes()) for v in vs] for label, vs in doc["misc"]["vals"].items()},
+            )
             for doc in docs
         ]
 

@@ -58,7 +58,11 @@ def test_show_summarises_the_search(finished, out):
     assert f"loss {state.best_loss:.6g} at trial {state.best_trial['tid']}: " in text
     assert f"seed:      {SEED}" in text and "algorithm: hyperopt.tpe.suggest" in text
     lines = text.splitlines()
-    for label, described in [("kind", "choice of ['linear', {...}]"), ("degree", "quniform(1, 5, 1)"), ("y", "loguniform(-3, 2)  (values 0.0498 to 7.39)")]:
+    for label, described in [
+        ("kind", "choice of ['linear', {...}]"),
+        ("degree", "quniform(1, 5, 1)"),
+        ("y", "loguniform(-3, 2)  (values 0.0498 to 7.39)"),
+    ]:
         assert any(line.split()[-len(described.split()) - 1 :] == [label, *described.split()] for line in lines), label
     assert f"0 -> {MAX_EVALS}" in text  # the history of runs
     assert text.rstrip() == repr(state).rstrip()  # `show` is what printing the loaded search shows
@@ -72,7 +76,9 @@ def test_best_in_words_and_as_json(finished, out):
 
     record = json.loads(out["best --json"].stdout)
     assert record["loss"] == state.best_loss and record["tid"] == state.best_trial["tid"]
-    assert record["params"] == json.loads(json.dumps(space_eval(state.space, record["argmin"])))  # decoded as hyperopt does
+    assert record["params"] == json.loads(
+        json.dumps(space_eval(state.space, record["argmin"]))
+    )  # decoded as hyperopt does
     assert record["trials_done_when_written"] == MAX_EVALS and record["found_at"] and record["written_at"]
 
 
@@ -83,7 +89,7 @@ def test_trials_json_has_one_decoded_row_per_trial(finished, out):
     assert [row["tid"] for row in rows] == [doc["tid"] for doc in docs]
     assert list(rows[0]) == COLUMNS
     assert {row["status"] for row in rows} == {"ok", "fail"}
-    for row, doc in zip(rows, docs):
+    for row, doc in zip(rows, docs, strict=True):
         point = space_eval(state.space, active_values(doc["misc"]["vals"]))
         assert row["x"] == point["x"] and row["y"] == point["y"]
         if point["kind"] == "linear":
@@ -143,7 +149,7 @@ def test_trials_csv_holds_the_json_rows_at_full_precision(out):
     rows = json_rows(out["trials --json"])
     parsed = list(csv.DictReader(io.StringIO(out["trials --csv"].stdout)))
     assert len(parsed) == len(rows)
-    for got, want in zip(parsed, rows):
+    for got, want in zip(parsed, rows, strict=True):
         assert int(got["tid"]) == want["tid"] and got["status"] == want["status"]
         assert (float(got["loss"]) if got["loss"] else None) == want["loss"]
         assert float(got["x"]) == want["x"]
@@ -155,7 +161,10 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     rows = json_rows(out["trials --json"])
     exports = out["exports"]
     for suffix in ("csv", "parquet"):
-        assert out[f"export {suffix}"].stdout.strip() == f"Wrote {len(rows)} trials to {exports / f'trials.{suffix}'} ({suffix})"
+        assert (
+            out[f"export {suffix}"].stdout.strip()
+            == f"Wrote {len(rows)} trials to {exports / f'trials.{suffix}'} ({suffix})"
+        )
     # JSON goes through the same code in this process (one child process fewer).
     assert export_table(trial_table(resumable_opt.load(finished)), exports / "trials.json") == "json"
     assert json.loads((exports / "trials.json").read_text()) == rows
@@ -164,7 +173,9 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     for column in ("tid", "status", "loss", "x", "y", "degree"):
         assert [row[column] for row in table] == [row.get(column) for row in rows], column  # parquet: null where unused
     # A column mixing text and structures is stored as text.
-    assert [row["kind"] for row in table] == [r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows]
+    assert [row["kind"] for row in table] == [
+        r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows
+    ]
 
 
 def test_every_command_has_help(capsys):

@@ -63,7 +63,9 @@ def test_plot_draws_every_trial_the_best_so_far_and_a_panel_per_parameter(finish
         assert (np.abs(window - blue).max(axis=1) < 0.08).any(), (x, y)
     # The best-so-far line is drawn in its colour at the last trial.
     x, y = losses_axes.transData.transform((table.rows[-1]["tid"], state.best_loss))
-    window = written[int(round(height - y)) - 2 : int(round(height - y)) + 3, int(round(x)) - 3 : int(round(x)) - 1, :3].reshape(-1, 3)
+    window = written[
+        int(round(height - y)) - 2 : int(round(height - y)) + 3, int(round(x)) - 3 : int(round(x)) - 1, :3
+    ].reshape(-1, 3)
     assert (np.abs(window - red).max(axis=1) < 0.08).any()
 
 

@@ -1,11 +1,12 @@
 """Every command on a search that is running: it answers, and the run goes on undisturbed."""
 
-import pytest
 import csv
 import json
-import socket
 import signal
+import socket
 import time
+
+import pytest
 
 import resumable_opt
 from cli_helpers import assert_one_line_error, cli, cli_all, json_rows
@@ -66,14 +67,20 @@ def test_running_and_pending_trials_and_a_killed_run(tmp_path, ckpt, start_searc
     search = start_search(ckpt, 5, "--delay", "600", "--log", log, "--quiet")
     search.wait_for_log_lines(log, 1)  # written inside the objective: trial 0 is being evaluated
     now = cli_all({"rows": ("trials", ckpt, "--format", "json"), "show": ("show", ckpt)})
-    assert [(row["tid"], row["status"], row["loss"], row["duration"]) for row in json_rows(now["rows"])] == [(0, "running", None, None)]
+    assert [(row["tid"], row["status"], row["loss"], row["duration"]) for row in json_rows(now["rows"])] == [
+        (0, "running", None, None)
+    ]
     assert "0 of 5 finished (0 failed), 1 running, 0 pending" in now["show"].stdout
     assert "running now" in now["show"].stdout and f"pid {search.proc.pid}" in now["show"].stdout
 
     search.send(signal.SIGKILL)
     search.finish()
     after = cli_all({"rows": ("trials", ckpt, "--format", "json"), "show": ("show", ckpt)})
-    assert [(row["tid"], row["status"]) for row in json_rows(after["rows"])] == [(0, "pending")]  # run again first on resume
+    assert [(row["tid"], row["status"]) for row in json_rows(after["rows"])] == [
+        (0, "pending")
+    ]  # run again first on resume
     assert "0 of 5 finished (0 failed), 0 running, 1 pending" in after["show"].stdout
-    assert f"the last run (pid {search.proc.pid} on {socket.gethostname()}) was killed or crashed" in after["show"].stdout
+    assert (
+        f"the last run (pid {search.proc.pid} on {socket.gethostname()}) was killed or crashed" in after["show"].stdout
+    )
     assert "~0s" in after["show"].stdout  # a killed run's time: up to its last finished trial, here none

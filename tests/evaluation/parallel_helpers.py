@@ -57,8 +57,10 @@ class PoolSearch:
         return self.proc.returncode, err
 
 
-@pytest.fixture
-def pool_search():
+# Registered as "pool_search"; test modules import it as pool_search_fixture, so that the
+# tests' parameter named after the fixture does not shadow an imported name.
+@pytest.fixture(name="pool_search")
+def pool_search_fixture():
     started = []
 
     def start(*args, **kwargs) -> PoolSearch:

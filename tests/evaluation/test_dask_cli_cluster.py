@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import resumable_opt
-from parallel_helpers import calls, pool_search, process_gone, run_pool_search, wait_until  # noqa: F401
+from parallel_helpers import calls, pool_search_fixture, process_gone, run_pool_search, wait_until  # noqa: F401  (the "pool_search" fixture)
 
 # Real processes, clusters or signals: seconds per test; .ci/run runs these once.
 pytestmark = pytest.mark.slow
@@ -36,15 +36,46 @@ def scheduler(tmp_path_factory):
     # The objective (pickled by value) uses tests/searches.py.
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
     # Each in its own process group, so that the teardown stops nannies and workers at once.
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": folder, "start_new_session": True}
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": env,
+        "cwd": folder,
+        "start_new_session": True,
+    }
     processes = [
-        subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            **quiet,
+        )
     ]
     try:
         wait_until(scheduler_file.exists, 60, "the scheduler")
         processes.append(
             subprocess.Popen(
-                [DASK, "worker", "--scheduler-file", str(scheduler_file), "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                [
+                    DASK,
+                    "worker",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
                 **quiet,
             )
         )

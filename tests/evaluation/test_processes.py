@@ -6,7 +6,7 @@ import time
 import pytest
 
 import resumable_opt
-from parallel_helpers import calls, pool_search, process_gone, run_pool_search, wait_until  # noqa: F401
+from parallel_helpers import calls, pool_search_fixture, process_gone, run_pool_search, wait_until  # noqa: F401  (the "pool_search" fixture)
 
 # Real processes, clusters or signals: seconds per test; .ci/run runs these once.
 pytestmark = pytest.mark.slow
@@ -103,7 +103,9 @@ def test_a_trial_that_kills_its_worker_is_failed_after_max_attempts(tmp_path, ck
 def test_trial_timeout_kills_the_worker_and_records_timeout(tmp_path, ckpt):
     log = tmp_path / "calls.jsonl"
     started = time.monotonic()
-    done = run_pool_search(ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.05, "--slow-delay", 120, "--trial-timeout", 2)
+    done = run_pool_search(
+        ckpt, 6, "--log", log, "--n-jobs", 2, "--delay", 0.05, "--slow-delay", 120, "--trial-timeout", 2
+    )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 100, "the 120 s evaluations were stopped"
     state = resumable_opt.load(ckpt)
@@ -158,7 +160,8 @@ def test_a_script_without_main_guard_gets_a_clear_error_and_no_false_failures(tm
         "import resumable_opt\n"
         "def objective(params):\n"
         "    return params['x'] ** 2\n"
-        f"resumable_opt.minimize(objective, {{'x': hp.uniform('x', -1, 1)}}, {str(ckpt)!r}, 6, n_jobs=2, progress=False)\n"
+        f"resumable_opt.minimize(objective, {{'x': hp.uniform('x', -1, 1)}}, {str(ckpt)!r}, 6,\n"
+        "                       n_jobs=2, progress=False)\n"
     )
     import subprocess
     import sys
@@ -186,7 +189,9 @@ def test_any_concurrent_futures_executor_runs_trials_side_by_side(tmp_path, ckpt
         return params["x"] ** 2
 
     with ThreadPoolExecutor(max_workers=2) as executor:
-        state = resumable_opt.minimize(objective, {"x": hp.uniform("x", -1, 1)}, ckpt, 6, seed=1, executor=executor, progress=False)
+        state = resumable_opt.minimize(
+            objective, {"x": hp.uniform("x", -1, 1)}, ckpt, 6, seed=1, executor=executor, progress=False
+        )
     assert state.n_finished == 6 and state.n_failed == 0
 
 

@@ -14,7 +14,9 @@ from resumable_opt.space import active_values, parameters
 
 def test_each_label_is_decoded_as_the_objective_saw_it(ckpt):
     space = {
-        "optimizer": hp.choice("optimizer", [{"name": "sgd", "momentum": hp.uniform("momentum", 0, 1)}, {"name": "adam"}]),
+        "optimizer": hp.choice(
+            "optimizer", [{"name": "sgd", "momentum": hp.uniform("momentum", 0, 1)}, {"name": "adam"}]
+        ),
         "layers": scope.int(hp.quniform("layers", 1, 4, 1)),
         "width": hp.choice("width", [32, 64, 128]),
         "lr": hp.loguniform("lr", -5, 0),
@@ -29,7 +31,7 @@ def test_each_label_is_decoded_as_the_objective_saw_it(ckpt):
     table = trial_table(state)
     assert table.decoded and table.parameters == list(parameters(space))  # the order hyperopt walks the space
     assert sorted(table.parameters) == ["layers", "lr", "momentum", "optimizer", "width"]
-    for row, params in zip(table.rows, seen):
+    for row, params in zip(table.rows, seen, strict=True):
         assert row["optimizer"] == params["optimizer"]  # the chosen option, not its index
         assert row.get("momentum", "unused") == params["optimizer"].get("momentum", "unused")  # absent where not used
         assert row["layers"] == params["layers"] and type(row["layers"]) is int
@@ -60,7 +62,9 @@ def test_failed_trials_have_no_loss_and_sort_last(ckpt):
     ordered = sort_rows(rows, "loss")
     losses = [row["loss"] for row in ordered]
     n_ok = sum(row["status"] == "ok" for row in rows)
-    assert losses[:n_ok] == sorted(loss for loss in losses if loss is not None) and losses[n_ok:] == [None] * (len(rows) - n_ok)
+    assert losses[:n_ok] == sorted(loss for loss in losses if loss is not None) and losses[n_ok:] == [None] * (
+        len(rows) - n_ok
+    )
     assert [row["loss"] for row in sort_rows(rows, "loss", descending=True)][n_ok:] == [None] * (len(rows) - n_ok)
 
 
@@ -84,7 +88,7 @@ def test_a_space_that_cannot_be_loaded_here_gives_raw_values(tmp_path, ckpt, mon
     table = trial_table(state)
     assert not table.decoded and "my_models" in table.why_raw
     assert table.parameters == ["model", "x"]
-    for row, doc in zip(table.rows, state.trials._dynamic_trials):
+    for row, doc in zip(table.rows, state.trials._dynamic_trials, strict=True):
         assert row["model"] == active_values(doc["misc"]["vals"])["model"] in (0, 1)
     assert "raw: the space cannot be loaded here" in repr(state)  # the summary says so too
 
@@ -93,7 +97,7 @@ def test_a_space_that_cannot_be_loaded_here_gives_raw_values(tmp_path, ckpt, mon
 def test_rows_agree_with_hyperopt_space_eval(ckpt, seed):
     space = hp.choice("shape", [("circle", hp.uniform("radius", 0, 2)), ("square", hp.uniform("side", 0, 3))])
     state = resumable_opt.minimize(lambda p: p[1], space, ckpt, 10, seed=seed, progress=False)
-    for row, doc in zip(trial_table(state).rows, state.trials._dynamic_trials):
+    for row, doc in zip(trial_table(state).rows, state.trials._dynamic_trials, strict=True):
         point = space_eval(space, active_values(doc["misc"]["vals"]))
         assert row["shape"] == point
         assert (row.get("radius"), row.get("side")) == ((point[1], None) if point[0] == "circle" else (None, point[1]))

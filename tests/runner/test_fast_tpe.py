@@ -6,10 +6,10 @@ import logging
 import numpy as np
 import pytest
 from hyperopt import Trials, fmin, tpe
-from searches import SPACES, history, loss_of
 
 import resumable_opt
 from resumable_opt import tpe as fast_tpe
+from searches import SPACES, history, loss_of
 
 
 def run(tmp_path, name, algo, **options):

@@ -25,7 +25,7 @@ def test_interrupted_many_times_then_resumed_equals_uninterrupted(tmp_path, ckpt
     expected = reference_history(tmp_path)
     log = tmp_path / "calls.jsonl"
     rng = random.Random(signum)
-    for attempt in range(4):
+    for _attempt in range(4):
         search = start_search(ckpt, N, "--delay", "0.02", "--log", log)
         search.wait_for_log_lines(log, len(log.read_text().splitlines()) + 1 if log.exists() else 1)
         import time
@@ -152,7 +152,9 @@ def objective(params):
     raise ValueError("boom")
 
 try:
-    resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, sys.argv[1], 10, seed=1, progress=False, executor=ThreadsExecutor())
+    resumable_opt.minimize(
+        objective, {"x": hp.uniform("x", 0, 1)}, sys.argv[1], 10, seed=1, progress=False, executor=ThreadsExecutor()
+    )
 except resumable_opt.ObjectiveAlwaysFails as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)
@@ -163,7 +165,9 @@ def test_ctrl_c_while_the_run_stops_its_trials_in_flight_still_records_the_end(c
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_CANCELLING, str(ckpt)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_CANCELLING, str(ckpt)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error: the objective failed on each of the first 3 trials")
     assert resumable_opt.load(ckpt).runs[-1].outcome.startswith("error: ObjectiveAlwaysFails")
