@@ -39,6 +39,12 @@ class CheckpointCorrupt(CheckpointError):
     """The checkpoint exists but its content is damaged or is not a checkpoint."""
 
 
+class CheckpointUndecodable(CheckpointError):
+    """Every record of the checkpoint is intact, yet it cannot be decoded here.
+
+    Not damage: nothing is to be recovered (see ``verify``)."""
+
+
 class CheckpointVersionError(CheckpointError):
     """The checkpoint was written by a newer, incompatible format version."""
 

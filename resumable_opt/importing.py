@@ -30,6 +30,7 @@ from .checkpoint import records
 from .checkpoint.lock import RunLock
 from .checkpoint.store import CheckpointStore, read_checkpoint
 from .errors import CheckpointError, CheckpointNotFound, ResumableOptError
+from .params import fill_missing
 from .runner.minimize import new_search
 from .search_state import SearchState
 from .space import active_values, decode, parameters, to_jsonable
@@ -128,7 +129,8 @@ def import_trials(
     script; ``seed`` seeds the rest of the search (None: its first run
     chooses, from its own ``seed``/``rstate`` or at random).  Trials that were
     not finished are evaluated first when the search goes on.  An existing
-    checkpoint is never written over.  Returns the new search as ``load`` does.
+    checkpoint is never written over.  ``trials.attachments`` come along.
+    Returns the new search as ``load`` does.
     """
     path = Path(checkpoint)
     name = str(source) if isinstance(source, (str, Path)) else "the Trials given"
@@ -142,6 +144,8 @@ def import_trials(
             )
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
+        data.attachments.update(copy.deepcopy(trials.attachments))
+        fill_missing(data.params, data.docs, space)
         write_checkpoint(path, data)
     return SearchState(path, data)
 
@@ -166,8 +170,10 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
             trials.assert_valid_trial(base.SONify(generate_trial(tid, point)))
             for tid, point in zip(trials.new_trial_ids(len(points)), points, strict=True)
         ]
-        check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
+        space = SearchState(path, data).space
+        check_fits(docs, space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
+        fill_missing(data.params, data.docs, space)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
         write_checkpoint(path, data)
     return [doc["tid"] for doc in docs]

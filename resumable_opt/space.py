@@ -9,12 +9,12 @@ bounds and choices) is accepted.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from typing import Any
 
-import numpy as np
 from hyperopt import pyll, space_eval
+
+from .values import active_values, to_jsonable  # noqa: F401  (here too: their home was this module)
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -99,26 +99,6 @@ def signature(space: Any) -> dict:
     return {"text": describe(space), "parameters": parameters(space)}
 
 
-def active_values(vals: dict[str, list]) -> dict[str, Any]:
-    """hyperopt's ``misc["vals"]`` ({label: [value] or []}) as ``fmin`` returns it."""
-    return {label: values[0] for label, values in vals.items() if values}
-
-
 def decode(space: Any, vals: dict[str, list]) -> Any:
     """The point as the objective saw it: choices as values, not indexes."""
     return space_eval(space, active_values(vals))
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain-JSON version of a decoded point (numpy scalars, tuples, odd objects)."""
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)

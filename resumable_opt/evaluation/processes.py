@@ -38,7 +38,10 @@ from ..trial import TrialTicket
 from .base import Lost
 from .futures import FuturesEvaluator
 from .outcome import Outcome
-from .remote import evaluate_packed
+from .remote import evaluate_installed, install
+
+#: The name the objective is installed under in a local worker (one search per worker process).
+_LOCAL = "local"
 
 #: How often a worker checks that the runner still exists.
 _RUNNER_POLL_SECONDS = 0.5
@@ -49,8 +52,9 @@ _RUNNER_POLL_SECONDS = 0.5
 _GROUP_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def _start_worker(runner_pid: int) -> None:
-    """Initializer of each worker process; see the module doc."""
+def _start_worker(runner_pid: int, payload: bytes) -> None:
+    """Initializer of each worker process; see the module doc.  The objective
+    and the space (``payload``) come once, here, not with every trial."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.setsid()
@@ -71,6 +75,7 @@ def _start_worker(runner_pid: int) -> None:
             time.sleep(_RUNNER_POLL_SECONDS)
 
     threading.Thread(target=exit_when_the_runner_is_gone, daemon=True, name="exit-with-the-runner").start()
+    install(_LOCAL, payload)
 
 
 def _ensure_fork_server() -> None:
@@ -136,7 +141,7 @@ class ProcessEvaluator(FuturesEvaluator):
         if executor is None:
             _ensure_fork_server()
             executor = self._slots[index] = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),)
+                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(), self.payload)
             )
             self._first_tasks[index] = executor.submit(int)
         return executor
@@ -155,10 +160,10 @@ class ProcessEvaluator(FuturesEvaluator):
     def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
         try:
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc, ticket)
         except cf.BrokenExecutor:  # its worker died: a new one takes its place
             self._kill_slot(index)
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc, ticket)
         self._slot_futures[index] = future
         return future
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint.store import write_file_atomically
-from ..space import to_jsonable
+from ..values import to_jsonable
 
 
 def best_file_path(checkpoint: Path) -> Path:

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from hyperopt import JOB_STATE_RUNNING, pyll
-
-from ..space import active_values
+from ..checkpoint.journal import JOB_STATE_RUNNING
+from ..params import label_values
+from ..values import active_values
 from ..trials import is_ok, is_pending
 
 if TYPE_CHECKING:
@@ -78,15 +77,23 @@ class TrialTable:
 def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
-    Never raises because the stored space cannot be unpickled here (a
-    module it needs is missing): the parameters are then given raw, as
-    ``hyperopt.fmin`` returns them, and :attr:`TrialTable.decoded` is False.
+    The decoded values are those stored with each trial (format 2: no space,
+    no hyperopt, nothing unpickled); a trial stored without them is given raw.
+    For a checkpoint of the first format they are decoded with its space;
+    never raises because it cannot be unpickled here (a module it needs is
+    missing): the parameters are then given raw, as ``hyperopt.fmin``
+    returns them, and :attr:`TrialTable.decoded` is False.
     """
-    docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
+    docs = sorted(state.docs, key=lambda doc: doc["tid"])
     points = [active_values(doc["misc"]["vals"]) for doc in docs]
     try:
-        labels, decode_point = _point_decoder(state.space)
-        decoded_points = [decode_point(point) for point in points]
+        if state.format_version >= 2:
+            labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
+            stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
+            decoded_points = [_raw_point(point) if values is None else values for point, values in zip(points, stored)]
+        else:
+            labels, decode_point = _point_decoder(state.space)
+            decoded_points = [decode_point(point) for point in points]
         decoded, why_raw = True, ""
     except Exception as exc:  # the space could not be unpickled or understood here: all raw, never a mix
         labels = sorted({label for doc in docs for label in doc["misc"]["vals"]})
@@ -185,7 +192,8 @@ def as_local_time(when: datetime | None) -> datetime | None:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    item = getattr(value, "item", None)  # a numpy scalar (numpy is not imported to ask)
+    return item() if item is not None and type(value).__module__ == "numpy" else value
 
 
 def _raw_point(point: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +213,8 @@ def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], di
     hyperparameters (``hp.choice("kind", ["linear", {"degree": ...}])``) is
     evaluated with hyperopt's own ``pyll.rec_eval``.
     """
+    from hyperopt import pyll
+
     expr = pyll.as_apply(space)
     nodes = list(pyll.dfs(expr))
     parents: dict[int, list] = {}
@@ -266,6 +276,8 @@ def _choice_decoder(label: str, options: list) -> Decoder:
         index = int(point[label])
         value = literals[index]
         if value is _NOT_LITERAL:
+            from hyperopt import pyll
+
             value = pyll.rec_eval(options[index], memo=dict(memo()))
         return _plain(value)
 

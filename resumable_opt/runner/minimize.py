@@ -12,13 +12,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import cloudpickle
 import hyperopt
 import numpy as np
 from hyperopt import base, tpe
 
 from .. import __version__
 from .. import tpe as fast_tpe_module
+from ..checkpoint.encoding import NotStorable, Pickled, unpickle_all
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
@@ -89,30 +89,53 @@ def callable_name(obj: Any) -> str:
     return name + "(partial)" if target is not obj else name
 
 
-def _pickle_objective(fn: Callable) -> bytes | None:
+#: A stored objective larger than this gets a warning: it is written into
+#: every snapshot of the checkpoint (and its backup).
+LARGE_OBJECTIVE_BYTES = 10 << 20
+
+
+def _pickle_objective(fn: Callable) -> Pickled | None:
     try:
-        return cloudpickle.dumps(fn)
-    except Exception as exc:
+        pickled = Pickled.of(fn)
+    except NotStorable as exc:
         warnings.warn(
-            f"the objective cannot be pickled ({type(exc).__name__}: {exc}); the checkpoint stores "
+            f"the objective cannot be pickled ({exc}); the checkpoint stores "
             "everything else, and resuming needs the objective passed again",
-            stacklevel=4,
+            stacklevel=5,
         )
         return None
+    if len(pickled.data) > LARGE_OBJECTIVE_BYTES:
+        warnings.warn(
+            f"the objective takes {len(pickled.data) / 2**20:.0f} MB pickled (it holds or refers to large data), "
+            "and the checkpoint keeps a copy of it in every snapshot; pass store_objective=False to store it by "
+            "name only (resuming then needs the objective passed again), or load the data inside the objective",
+            stacklevel=5,
+        )
+    return pickled
 
 
 def new_search(
-    fn: Callable | None, space: Any, algo: Callable, seed: int | None, rng: np.random.Generator | None
+    fn: Callable | None,
+    space: Any,
+    algo: Callable,
+    seed: int | None,
+    rng: np.random.Generator | None,
+    store_objective: bool = True,
 ) -> SearchData:
-    """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state)."""
+    """The data of a search that has no trial yet (``rng=None``: its first run chooses the random state).
+
+    The space, objective and algorithm are stored pickled, apart from the
+    data (:class:`~resumable_opt.checkpoint.encoding.Pickled`); the objective
+    only with ``store_objective``.
+    """
     meta = {
         "created": time.time(),
         "seed": seed,
-        "space": cloudpickle.dumps(space),
+        "space": Pickled.of(space),
         "space_signature": signature(space),
-        "objective": None if fn is None else _pickle_objective(fn),
+        "objective": None if fn is None or not store_objective else _pickle_objective(fn),
         "objective_name": "?" if fn is None else callable_name(fn),
-        "algo": cloudpickle.dumps(algo),
+        "algo": Pickled.of(algo),
         "algo_name": callable_name(algo),
         "versions": {"resumable_opt": __version__, "hyperopt": hyperopt.__version__},
     }
@@ -196,6 +219,21 @@ def _check_trials_belong(path: Path, data: SearchData, trials: base.Trials | Non
             )
 
 
+def _unpickle_results(path: Path, data: SearchData) -> None:
+    """Give a resumed search its result values and attachments back as objects, as fmin's Trials holds them."""
+    failures: list[str] = []
+    for doc in data.docs:
+        doc["result"] = unpickle_all(doc["result"], failures)
+    for name, value in data.attachments.items():
+        data.attachments[name] = unpickle_all(value, failures)
+    if failures:
+        warnings.warn(
+            f"{path}: {len(failures)} stored value(s) cannot be unpickled here and stay placeholders "
+            f"(first: {failures[0]})",
+            stacklevel=4,
+        )
+
+
 @stops_cleanly
 def minimize(
     fn: Callable | None,
@@ -215,6 +253,7 @@ def minimize(
     executor: Any = None,
     trial_timeout: float | None = None,
     pruner: Pruner | None = None,
+    store_objective: bool = True,
     fast_tpe: bool | None = None,
 ) -> SearchState:
     """Minimise ``fn`` over ``space`` with hyperopt, resumably, in ``checkpoint``.
@@ -254,6 +293,11 @@ def minimize(
     decides at each report whether ``should_prune()`` is True (see
     ``docs/long-trials.md``).
 
+    ``store_objective=False``: the checkpoint stores the objective's name
+    only, not the objective pickled (for one that holds large data);
+    resuming then needs it passed again.  A result the checkpoint cannot
+    store (an open file, a lock) makes its trial fail with that reason.
+
     ``fast_tpe``: when the algorithm is ``hyperopt.tpe.suggest`` (or a
     ``functools.partial`` of it), proposals come from
     :func:`resumable_opt.tpe.suggest`, which makes exactly hyperopt's and stays
@@ -282,7 +326,10 @@ def minimize(
         pruner=check_pruner(pruner),
     )
     make_evaluator = evaluator_factory(n_jobs, executor, trial_timeout)
-    return run_search(fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator, fast_tpe=fast_tpe)
+    return run_search(
+        fn, space, checkpoint, algo, options, seed=seed, make_evaluator=make_evaluator,
+        store_objective=store_objective, fast_tpe=fast_tpe,
+    )  # fmt: skip
 
 
 def run_search(
@@ -298,6 +345,7 @@ def run_search(
     trials: base.Trials | None = None,
     pass_expr_memo_ctrl: bool | None = None,
     make_evaluator: EvaluatorFactory = InProcessEvaluator,
+    store_objective: bool = True,
     fast_tpe: bool | None = None,
 ) -> SearchState:
     """Open or create ``checkpoint`` under its lock and run the search: ``minimize`` and ``fmin``.
@@ -309,8 +357,13 @@ def run_search(
     unfinished ones evaluated first; ``trials``, a ``hyperopt.Trials`` that
     holds the search's trials during and after the run; ``pass_expr_memo_ctrl``
     as for ``hyperopt.fmin``; ``make_evaluator``, where trials run (see
-    ``evaluation.factory``); ``fast_tpe`` as for :func:`minimize` (the
-    checkpoint records the algorithm asked for, whichever computes it).  Called within
+    ``evaluation.factory``); ``store_objective`` and ``fast_tpe`` as for
+    :func:`minimize` (the checkpoint records the algorithm asked for, whichever computes it).
+
+    Resuming unpickles what the checkpoint keeps pickled: the space, the
+    algorithm and the objective when they are not given, and the result
+    values that are not data (a value that no longer unpickles stays a
+    placeholder, with a warning).  Called within
     :func:`stops_cleanly`.
     """
     guard = InterruptGuard.installed()
@@ -332,6 +385,7 @@ def run_search(
         if _exists(path):
             loaded = read_checkpoint(path)
             data, torn_bytes = loaded.data, loaded.torn_bytes
+            _unpickle_results(path, data)
             stored = SearchState(path, data)
             if space is None:
                 space = stored.space
@@ -353,7 +407,7 @@ def run_search(
             _refuse_to_start_afresh(path, can_start)  # again, under the lock
             algo = algo or tpe.suggest
             seed, rng = _first_rng(seed, rstate)
-            data = new_search(fn, space, algo, seed, rng)
+            data = new_search(fn, space, algo, seed, rng, store_objective)
             data.docs.extend(first_trials)
         record_pruner(data.meta, options.pruner)
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)

@@ -39,6 +39,7 @@ from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, base
 from hyperopt.utils import coarse_utcnow
 
 from ..checkpoint import journal
+from ..checkpoint.encoding import NotStorable
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
@@ -48,6 +49,7 @@ from ..evaluation.factory import EvaluatorFactory
 from ..interrupts import Interrupt, InterruptGuard, exit_status, signal_name, silence_standard_streams, tell
 from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
+from ..params import fill_missing, params_recorder
 from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
@@ -117,7 +119,11 @@ class Run:
         self.options = options
         # data.docs is also trials._dynamic_trials: one copy of the history
         # (in the caller's Trials object when one is given, as fmin's users expect).
+        if trials is not None:  # what the caller's Trials holds is kept with the search's own
+            data.attachments.update(trials.attachments)
         self.trials = trials_from_docs(data.docs, into=trials)
+        self.trials.attachments = data.attachments
+        self.record_params = params_recorder(domain.expr)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
         self.evaluator.on_report = lambda *message: answer_report(self, *message)
@@ -225,10 +231,10 @@ class Run:
             return None
         new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
         tids = [doc["tid"] for doc in new_docs]
+        params = [self.record_params(doc["misc"]["vals"]) for doc in new_docs]
         with self.guard.critical():
-            self._commit(
-                [(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())]
-            )
+            asked = (journal.ASKED, new_docs, self.rng.bit_generator.state, params)
+            self._commit([asked, (journal.STARTED, tids, coarse_utcnow())])
             add_to_valid(self.trials, new_docs)
         return new_docs[0]
 
@@ -245,7 +251,11 @@ class Run:
     def _record(self, doc: dict, outcome: Outcome) -> None:
         """Write a finished evaluation into its trial and make it durable."""
         with self.guard.critical():
-            finished = self._finished_op(doc, outcome)
+            try:
+                finished = self._finished_op(doc, outcome)
+            except NotStorable as exc:  # the evaluation is over; only its result cannot be kept
+                outcome = failure("NotStorable", f"the result cannot be stored: {exc}", duration=outcome.duration)
+                finished = self._finished_op(doc, outcome)
             journal.apply(self.data, tuple(finished), self.docs_by_tid)
             if outcome.failed:
                 drop_from_valid(self.trials, doc)
@@ -274,22 +284,20 @@ class Run:
 
     def _finished_op(self, doc: dict, outcome: Outcome) -> list:
         """The journal operation that writes ``outcome`` into its trial (a list:
-        its last item, the early-stop state, may still change before it is written)."""
-        return [
-            journal.FINISHED,
-            doc["tid"],
-            outcome.state,
-            outcome.result,
-            outcome.misc_update,
-            outcome.finished_at,
-            self.data.early_stop_args,
-        ]
+        its last item, the early-stop state, may still change before it is written).
+
+        Raises :class:`NotStorable` when the result or its attachments cannot
+        be stored (checked here, before anything is changed or written).
+        """
+        payload = journal.finished_payload(outcome.result, outcome.misc_update, outcome.attachments)
+        return [journal.FINISHED, doc["tid"], outcome.state, payload, outcome.finished_at, self.data.early_stop_args]
 
     # -- beginning and end of a run --------------------------------------
 
     def _begin(self) -> list[dict]:
         """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
         self.store.remove_stale_temporaries(best_file_path(self.path), owner_path(self.path))
+        fill_missing(self.data.params, self.data.docs, self.domain.expr)
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
@@ -400,6 +408,9 @@ class Run:
         return False
 
     def decoded(self, doc: dict) -> Any:
+        stored = self.data.params.get(doc["tid"], {})
+        if "point" in stored:
+            return stored["point"]
         try:
             return decode(self.domain.expr, doc["misc"]["vals"])
         except Exception:  # a point that does not decode is still shown raw
