@@ -67,4 +67,6 @@ def run_demo(
 
     from .runner import minimize
 
-    return minimize(DemoObjective(delay), demo_space(), checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress)
+    return minimize(
+        DemoObjective(delay), demo_space(), checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress
+    )
