@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,4 +67,6 @@ def run_demo(
 
     from .runner import minimize
 
-    return minimize(DemoObjective(delay), demo_space(), checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress)
+    return minimize(
+        DemoObjective(delay), demo_space(), checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress
+    )

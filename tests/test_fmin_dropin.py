@@ -21,8 +21,8 @@ import pytest
 from hyperopt import Trials, fmin, hp, space_eval
 
 import resumable_opt
-from resumable_opt.checkpoint.encoding import displayable
 from dropin_spaces import ALGOS, SPACES, loss_of
+from resumable_opt.checkpoint.encoding import displayable
 from resumable_opt.space import to_jsonable
 from searches import history
 

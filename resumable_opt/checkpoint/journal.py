@@ -177,7 +177,8 @@ def _unpack_doc(payload: list, numpy: bool) -> dict:
         import numpy as np
 
         vals = {
-            label: [np.float64(v) if type(v) is float else np.int64(v) for v in values] for label, values in vals.items()
+            label: [np.float64(v) if type(v) is float else np.int64(v) for v in values]
+            for label, values in vals.items()
         }
     if flags & _IDXS_FROM_TID:
         if numpy and flags & _NUMPY_IDXS:

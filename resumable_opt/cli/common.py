@@ -7,11 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from ..checkpoint.store import PICKLE_FORMAT_NOTE
 from ..errors import CheckpointNotFound
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
-from ..checkpoint.store import PICKLE_FORMAT_NOTE
-from ..errors import CheckpointNotFound
 from ..search_state import SearchState, load
 
 #: The suffix the documentation gives checkpoints; a path typed without it is suggested with it.

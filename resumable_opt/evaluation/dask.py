@@ -116,7 +116,7 @@ class ExecutorEvaluator(FuturesEvaluator):
         future.cancel()  # on Dask, this cancels the Dask future too
 
     def close(self) -> None:
-        if self._plugin is not None:
+        if self._plugin is not None and self._client is not None:
             try:  # the workers let go of the objective; the cluster may be gone already
                 self._client.unregister_worker_plugin(self._plugin)
             except Exception:

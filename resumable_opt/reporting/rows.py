@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoint.journal import JOB_STATE_RUNNING
 from ..params import label_values
-from ..values import active_values
 from ..trials import is_ok, is_pending
+from ..values import active_values
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
@@ -90,7 +90,9 @@ def trial_table(state: SearchState) -> TrialTable:
         if state.format_version >= 2:
             labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
             stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
-            decoded_points = [_raw_point(point) if values is None else values for point, values in zip(points, stored)]
+            decoded_points = [
+                _raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)
+            ]
         else:
             labels, decode_point = _point_decoder(state.space)
             decoded_points = [decode_point(point) for point in points]

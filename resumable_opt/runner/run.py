@@ -46,9 +46,9 @@ from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
+from ..params import fill_missing, params_recorder
 from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
-from ..params import fill_missing, params_recorder
 from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
