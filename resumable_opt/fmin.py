@@ -16,8 +16,8 @@ made when ``rstate`` is given.  Parameters, defaults and return values are
 * ``max_evals`` counts every trial in the checkpoint, failed ones included,
   across all runs (hyperopt, handed the same ``trials`` again, does not count
   the failed ones).
-* Ctrl-C / SIGTERM end the call with :class:`~resumable_opt.SearchInterrupted`
-  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``;
+* Ctrl-C / SIGTERM / SIGHUP end the call with :class:`~resumable_opt.SearchInterrupted`
+  (a ``SystemExit``, status 130/143/129) after saving, not ``KeyboardInterrupt``;
   in IPython, the ``KeyboardInterrupt`` ``SearchInterruptedInteractive``.
 * ``max_queue_len`` is not used: points are asked for one at a time.
 * ``trials_save_file`` is not written; an existing one is brought into a new
@@ -42,7 +42,7 @@ from hyperopt import base, exceptions, pyll, space_eval, tpe
 from hyperopt.fmin import generate_trials_to_calculate
 
 from .pruners import Pruner, check_pruner
-from .runner.minimize import run_search
+from .runner.minimize import run_search, stops_cleanly
 from .runner.run import RunOptions
 
 SWITCH_ADVICE = (
@@ -78,6 +78,7 @@ def annotated_space(fn: Callable) -> dict:
     return space
 
 
+@stops_cleanly
 def fmin(
     fn: Callable,
     space: Any,

@@ -252,6 +252,5 @@ def load(path: str | Path) -> SearchState:
     # is not, so that looking at a search does not import it.
     with_numpy = "numpy" in sys.modules
     loaded = read_checkpoint(path, numpy=with_numpy)
-    return SearchState(
-        path, loaded.data, running_owner(path), loaded.torn_bytes, None if with_numpy else loaded.payloads
-    )
+    payloads = None if with_numpy else loaded.payloads
+    return SearchState(path, loaded.data, running_owner(path), loaded.torn_bytes, payloads)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import secrets
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import hyperopt
 import numpy as np
@@ -19,13 +22,64 @@ from ..checkpoint.encoding import NotStorable, Pickled, unpickle_all
 from ..checkpoint.journal import SearchData
 from ..checkpoint.lock import RunLock
 from ..checkpoint.store import CheckpointStore, backup_path, read_checkpoint
-from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch
+from ..errors import CheckpointNotFound, ResumableOptError, SeedMismatch, SpaceMismatch, search_interrupted
 from ..evaluation import InProcessEvaluator
 from ..evaluation.factory import EvaluatorFactory, evaluator_factory
+from ..interrupts import Interrupt, InterruptGuard, signal_name, tell
 from ..pruners import Pruner, check_pruner, record_pruner
 from ..search_state import SearchState
 from ..space import differences, signature
 from .run import Run, RunOptions, rng_from_state
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def stops_cleanly(function: Callable[P, R]) -> Callable[P, R]:
+    """Makes a stop signal end ``minimize`` or ``fmin`` cleanly from their first
+    line (see :func:`stop_signals_end_cleanly`).  ``fmin`` without a checkpoint
+    is ``hyperopt.fmin``, and keeps hyperopt's handling of signals."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            checkpoint = signature.bind_partial(*args, **kwargs).arguments.get("checkpoint")
+        except TypeError:  # wrong arguments: let the function say so
+            checkpoint = None
+        if checkpoint is None:
+            return function(*args, **kwargs)
+        with stop_signals_end_cleanly(checkpoint):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def stop_signals_end_cleanly(checkpoint: str | Path) -> Iterator[InterruptGuard]:
+    """From here on, Ctrl-C, SIGTERM and SIGHUP end the call with one line and
+    :class:`~resumable_opt.errors.SearchInterrupted` (status 130, 143, 129;
+    in IPython :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
+
+    A stop before the run begins (while hyperopt loads, the checkpoint is read,
+    the stored objective is unpickled, worker processes start) leaves the
+    checkpoint as it was; during the run, the run saves and reports (see
+    :class:`~resumable_opt.runner.run.Run`).  A stop signal that came while a run
+    that ended by itself was saving its end is honoured once the save is done.
+    """
+    with InterruptGuard() as guard:
+        try:
+            yield guard
+        except Interrupt as stop:
+            guard.acknowledge()
+            guard.stop_raising()  # one line, even if more signals come
+            tell(f"Stopped by {stop.signal_name} before the search started; {checkpoint} was not changed.")
+            raise search_interrupted(stop.signum) from None
+        late = guard.pending
+        if late is not None:
+            guard.acknowledge()
+            tell(f"Stopped by {signal_name(late)} as the run ended; every trial is saved in {checkpoint}.")
+            raise search_interrupted(late)
 
 
 def callable_name(obj: Any) -> str:
@@ -181,6 +235,7 @@ def _unpickle_results(path: Path, data: SearchData) -> None:
         )
 
 
+@stops_cleanly
 def minimize(
     fn: Callable | None,
     space: Any,
@@ -250,11 +305,14 @@ def minimize(
     fast on long histories; ``False`` runs hyperopt's own (default: on, unless
     the environment variable ``RESUMABLE_OPT_FAST_TPE`` is ``0``).
 
-    Ctrl-C or SIGTERM stops the run cleanly after saving and raises
+    Ctrl-C, SIGTERM or SIGHUP stops the run cleanly after saving and raises
     :class:`~resumable_opt.errors.SearchInterrupted` (a ``SystemExit`` with
-    status 130 or 143; in IPython, e.g. a Jupyter kernel's interrupt, the
-    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`).
-    Returns the search as :func:`resumable_opt.load` would.
+    status 130, 143 or 129; in IPython, e.g. a Jupyter kernel's interrupt, the
+    ``KeyboardInterrupt`` :class:`~resumable_opt.errors.SearchInterruptedInteractive`),
+    from the moment ``minimize`` is called (before the run begins: one line, the
+    checkpoint unchanged); the evaluation it cut short is run again on resume,
+    whatever the objective did with the signal, and never counts toward
+    ``max_attempts``.  Returns the search as :func:`resumable_opt.load` would.
     """
     if not isinstance(max_evals, (int, np.integer)) or isinstance(max_evals, bool) or max_evals < 0:
         raise ValueError(f"max_evals must be a whole number >= 0, not {max_evals!r}")
@@ -306,8 +364,12 @@ def run_search(
     Resuming unpickles what the checkpoint keeps pickled: the space, the
     algorithm and the objective when they are not given, and the result
     values that are not data (a value that no longer unpickles stays a
-    placeholder, with a warning).
+    placeholder, with a warning).  Called within
+    :func:`stops_cleanly`.
     """
+    guard = InterruptGuard.installed()
+    if guard is None:  # called from a thread that is not the main one: no signal handling
+        guard = InterruptGuard()
     base.validate_timeout(options.timeout)
     base.validate_loss_threshold(options.loss_threshold)
     path = Path(checkpoint)
@@ -315,7 +377,11 @@ def run_search(
     if not _exists(path):
         _refuse_to_start_afresh(path, can_start)  # before a folder or a lock file is made for it
     path.parent.mkdir(parents=True, exist_ok=True)
-    with RunLock(path):
+    with ExitStack() as held:
+        # The lock and its owner note are taken whole, or not at all: a stop
+        # signal meanwhile is raised once the lock is held, and releases it.
+        with guard.critical():
+            held.enter_context(RunLock(path))
         torn_bytes = 0
         if _exists(path):
             loaded = read_checkpoint(path)
@@ -348,6 +414,7 @@ def run_search(
         domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         if fast_tpe_module.enabled(fast_tpe):
             algo = fast_tpe_module.fast_equivalent(algo)
-        run = Run(path, data, CheckpointStore(path), domain, algo, rng, options, make_evaluator, torn_bytes, trials)
+        store = CheckpointStore(path)
+        run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard)
         run.execute()
         return SearchState(path, data)

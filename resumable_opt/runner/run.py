@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hyperopt import JOB_STATE_NEW, base
+from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, base
 from hyperopt.utils import coarse_utcnow
 
 from ..checkpoint import journal
@@ -46,6 +46,7 @@ from ..checkpoint.store import CheckpointStore
 from ..errors import ObjectiveAlwaysFails, search_interrupted
 from ..evaluation import Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
+from ..interrupts import Interrupt, InterruptGuard, exit_status, signal_name, silence_standard_streams, tell
 from ..params import fill_missing, params_recorder
 from ..pruners import Pruner
 from ..reporting.best_file import best_file_path, best_record, write_best_file
@@ -53,7 +54,6 @@ from ..reporting.progress import Progress, format_loss, format_params, plural, r
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
-from .interrupts import Interrupt, InterruptGuard
 from .reports import answer_report
 
 
@@ -108,6 +108,7 @@ class Run:
         make_evaluator: EvaluatorFactory,
         torn_bytes: int = 0,
         trials: base.Trials | None = None,
+        guard: InterruptGuard | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -128,7 +129,9 @@ class Run:
         self.evaluator.on_report = lambda *message: answer_report(self, *message)
         self.search_id = files.search_identity(data.meta)
         self.torn_bytes = torn_bytes
-        self.guard = InterruptGuard()
+        #: Installed by the caller from its first line (see ``minimize``), or by :meth:`execute`.
+        self.guard = guard or InterruptGuard()
+        self.guard.on_repeat = self._stop_at_once
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
         self.n_finished = sum(1 for doc in data.docs if not is_pending(doc))
         self.best_doc = best_of(data.docs)
@@ -159,6 +162,7 @@ class Run:
                 outcome = self._loop(pending)
                 self._end(outcome)
             except Interrupt as stop:
+                self.guard.acknowledge()
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
                 raise search_interrupted(stop.signum) from None
@@ -177,7 +181,12 @@ class Run:
                 self.evaluator.submit(doc, self._ticket(doc))
             if not self.in_flight:
                 return self._why_no_more()
-            for doc, result in self.evaluator.wait():
+            finished = self.evaluator.wait()
+            # A stop signal during the evaluation that the objective swallowed
+            # (a bare ``except:``): whatever it returned after that is not a
+            # result of that point; it is released and evaluated again on resume.
+            self.guard.raise_if_stopped()
+            for doc, result in finished:
                 outcome = self._run_again_or_fail(doc, result) if isinstance(result, Lost) else result
                 if outcome is None:
                     continue
@@ -319,28 +328,61 @@ class Run:
             self._commit([(journal.STARTED, [doc["tid"] for doc in pending], coarse_utcnow())])
         return pending
 
-    def _end(self, outcome: str) -> None:
+    def _end(self, outcome: str, at_once: bool = False) -> None:
         """Stop the trials in flight, record how the run ended and fold the
         journal into one snapshot.  A stop signal from here on is only noted,
-        so it cannot cut the end short."""
+        so it cannot cut the end short.  ``at_once``: called from a signal
+        handler (see :meth:`_stop_at_once`); the evaluator is left alone, as the
+        code it was in may hold its locks, and its workers end with this process."""
         with self.guard.critical():
             self.guard.stop_raising()
             try:
-                self.evaluator.cancel_all()
-                released = [tid for tid, doc in self.in_flight.items() if is_pending(doc)]
-                if released:
-                    journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
+                if not at_once:
+                    self.evaluator.cancel_all()
+                self._release_started()
                 stop_reason = self.stopped_because if outcome in _OUTCOMES_OF_A_STOP else None
                 if self.run_recorded:
                     journal.apply(self.data, (journal.RUN_ENDED, time.time(), outcome, stop_reason), {})
                     self.store.write_snapshot(self.data)
             except Exception as exc:  # the run is failing already; keep the first error
-                print(f"resumable-opt: could not record the end of the run: {exc}", file=sys.stderr)
+                tell(f"resumable-opt: could not record the end of the run: {exc}")
             finally:
                 self.store.close()
-                self.evaluator.close()
+                if not at_once:
+                    self.evaluator.close()
                 if self.progress is not None:
-                    self.progress.close()
+                    try:
+                        self.progress.close()
+                    except (OSError, RuntimeError, ValueError):  # the terminal is gone (SIGHUP)
+                        silence_standard_streams()
+
+    def _release_started(self) -> None:
+        """Release every trial this run started and did not finish: in flight,
+        waiting for a worker, or asked the moment a stop came.  Stopping them was
+        our decision, never a death of the process they ran in, so it is not an
+        attempt toward ``max_attempts``; each is evaluated again on resume."""
+        released = [doc["tid"] for doc in self.data.docs if doc["state"] == JOB_STATE_RUNNING]
+        if released:
+            journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
+
+    def _stop_at_once(self, signum: int) -> None:
+        """A further stop signal while the run is not saving: the first was
+        swallowed (an objective's bare ``except:``) or is slow to take effect.
+        Called in the signal handler, where no checkpoint write is under way:
+        save the end of the run and end the process now, with the status of the
+        first signal, whatever the code that was running would do next."""
+        first = self.guard.received or signum
+        self.guard.acknowledge()
+        try:
+            self._end(f"interrupted by {signal_name(first)}", at_once=True)
+            self._report_interrupted()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, RuntimeError, ValueError):
+                    pass
+        finally:
+            os._exit(exit_status(first))
 
     def _why_no_more(self) -> str:
         if self.stopped_because:
@@ -436,7 +478,7 @@ class Run:
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
             resume_hint(),
         ]
-        print("\n".join(lines), file=sys.stderr)
+        tell("\n".join(lines))
 
 
 EARLY_STOPPED = "early_stop_fn asked to stop"

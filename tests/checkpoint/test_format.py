@@ -83,13 +83,8 @@ def written(tmp_path):
     writer.mkdir()
     (writer / "write.py").write_text(WRITER)
     ckpt = writer / "search.ckpt"
-    done = subprocess.run(
-        [sys.executable, "write.py", str(ckpt), str(writer), "6"],
-        cwd=writer,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    command = [sys.executable, "write.py", str(ckpt), str(writer), "6"]
+    done = subprocess.run(command, cwd=writer, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for marker in writer.glob("*-marker"):  # writing may unpickle nothing, but be sure
         marker.unlink()
@@ -195,11 +190,8 @@ def test_a_result_that_cannot_be_stored_is_no_process_death_in_a_child_process(t
 
 
 def with_attachments(params):
-    return {
-        "loss": params["x"] ** 2,
-        "status": "ok",
-        "attachments": {"log": f"x={params['x']}".encode(), "curve": np.arange(3) * params["x"]},
-    }
+    attachments = {"log": f"x={params['x']}".encode(), "curve": np.arange(3) * params["x"]}
+    return {"loss": params["x"] ** 2, "status": "ok", "attachments": attachments}
 
 
 def test_attachments_are_stored_and_given_back(tmp_path):
@@ -228,9 +220,8 @@ def test_attachments_are_stored_and_given_back(tmp_path):
 def test_attachments_come_along_with_imported_trials(tmp_path):
     space = {"x": hp.uniform("x", -1, 1)}
     theirs = Trials()
-    fmin(
-        with_attachments, space, tpe.suggest, 5, trials=theirs, rstate=np.random.default_rng(0), show_progressbar=False
-    )
+    rstate = np.random.default_rng(0)
+    fmin(with_attachments, space, tpe.suggest, 5, trials=theirs, rstate=rstate, show_progressbar=False)
     assert len(theirs.attachments) == 10
     saved = tmp_path / "trials.pkl"
     saved.write_bytes(pickle.dumps(theirs))
@@ -352,15 +343,8 @@ def test_trials_read_back_equal_hyperopts_in_memory_trials_bit_for_bit(tmp_path,
 
     n = 10
     theirs = Trials()
-    fmin(
-        loss_of,
-        SPACES[space_name](),
-        ALGOS[algo_name],
-        n,
-        trials=theirs,
-        rstate=np.random.default_rng(7),
-        show_progressbar=False,
-    )
+    rstate = np.random.default_rng(7)
+    fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], n, trials=theirs, rstate=rstate, show_progressbar=False)
     ours = Trials()
     resumable_opt.fmin(loss_of, SPACES[space_name](), ALGOS[algo_name], n, trials=ours, rstate=np.random.default_rng(7),
                        show_progressbar=False, checkpoint=tmp_path / "s.ckpt")  # fmt: skip
