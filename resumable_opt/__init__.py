@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .fork import ForkResult, fork
     from .importing import TrialsDontFit, add_points, import_trials
     from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner
-    from .runner import minimize  # type: ignore[no-redef]  # mypy counts the lazy name above as a binding
+    from .runner import minimize  # type: ignore[no-redef]
     from .search_state import SearchState, load
     from .trial import TrialPruned, current_trial
 

@@ -128,7 +128,7 @@ def new_search(
     data (:class:`~resumable_opt.checkpoint.encoding.Pickled`); the objective
     only with ``store_objective``.
     """
-    meta = {
+    meta: dict[str, Any] = {
         "created": time.time(),
         "seed": seed,
         "space": Pickled.of(space),
