@@ -139,8 +139,9 @@ def new_search(
         "algo_name": callable_name(algo),
         "versions": {"resumable_opt": __version__, "hyperopt": hyperopt.__version__},
     }
-    meta["rng_state_at_start"] = None if rng is None else rng.bit_generator.state
-    return SearchData(meta=meta, rng_state=meta["rng_state_at_start"])
+    rng_state = None if rng is None else dict(rng.bit_generator.state)
+    meta["rng_state_at_start"] = rng_state
+    return SearchData(meta=meta, rng_state=rng_state)
 
 
 def _first_rng(seed: int | None, rstate: np.random.Generator | None) -> tuple[int | None, np.random.Generator]:
