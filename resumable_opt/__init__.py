@@ -3,7 +3,15 @@
 >>> import resumable_opt
 >>> state = resumable_opt.minimize(objective, space, "checkpoints/run.ckpt", max_evals=200, seed=0)
 >>> resumable_opt.load("checkpoints/run.ckpt").best   # any time, also while it runs
+
+The names below are imported when first used, so that looking at a checkpoint
+(``load``, the inspecting commands) never imports hyperopt.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -14,6 +22,7 @@ from .errors import (  # noqa: E402
     CheckpointError,
     CheckpointLocked,
     CheckpointNotFound,
+    CheckpointUndecodable,
     CheckpointVersionError,
     CheckpointWriteError,
     LockLost,
@@ -24,19 +33,58 @@ from .errors import (  # noqa: E402
     SeedMismatch,
     SpaceMismatch,
 )
-from .fmin import fmin  # noqa: E402
-from .fork import ForkResult, fork  # noqa: E402
-from .importing import TrialsDontFit, add_points, import_trials  # noqa: E402
-from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner  # noqa: E402
-from .runner import minimize  # noqa: E402
-from .search_state import SearchState, load  # noqa: E402
-from .trial import TrialPruned, current_trial  # noqa: E402
+
+#: Where each public name lives.
+_LAZY = {
+    "VerifyReport": ".checkpoint.recovery",
+    "recover": ".checkpoint.recovery",
+    "verify": ".checkpoint.recovery",
+    "minimize": ".runner",
+    "fmin": ".fmin",
+    "TrialsDontFit": ".importing",
+    "add_points": ".importing",
+    "import_trials": ".importing",
+    "SearchState": ".search_state",
+    "load": ".search_state",
+    "ForkResult": ".fork",
+    "fork": ".fork",
+    "TrialPruned": ".trial",
+    "current_trial": ".trial",
+    "MedianPruner": ".pruners",
+    "Pruner": ".pruners",
+    "SuccessiveHalvingPruner": ".pruners",
+}
+
+if TYPE_CHECKING:
+    from .checkpoint.recovery import VerifyReport, recover, verify
+    from .fmin import fmin
+    from .fork import ForkResult, fork
+    from .importing import TrialsDontFit, add_points, import_trials
+    from .pruners import MedianPruner, Pruner, SuccessiveHalvingPruner
+    from .runner import minimize  # type: ignore[no-redef]
+    from .search_state import SearchState, load
+    from .trial import TrialPruned, current_trial
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'resumable_opt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CheckpointCorrupt",
     "CheckpointError",
     "CheckpointLocked",
     "CheckpointNotFound",
+    "CheckpointUndecodable",
     "CheckpointVersionError",
     "CheckpointWriteError",
     "LockLost",

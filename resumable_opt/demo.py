@@ -12,21 +12,26 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hyperopt import hp, tpe
-
-from .runner import minimize
-from .search_state import SearchState
+if TYPE_CHECKING:
+    from .search_state import SearchState
 
 DEFAULT_CHECKPOINT = Path("checkpoints") / "demo.ckpt"
 DEFAULT_MAX_EVALS = 30
 #: Seconds each trial takes: time enough to press Ctrl-C in the middle of one.
 DEFAULT_DELAY = 0.3
 
-SPACE = {
-    "learning_rate": hp.choice("learning_rate", [1.0, 0.1, 0.01]),
-    "m": hp.choice("m", [10.0, 1.0]),
-}
+
+
+def demo_space() -> dict:
+    """The demo's search space (made on demand: importing this module imports no hyperopt)."""
+    from hyperopt import hp
+
+    return {
+        "learning_rate": hp.choice("learning_rate", [1.0, 0.1, 0.01]),
+        "m": hp.choice("m", [10.0, 1.0]),
+    }
 
 
 def final_square(params: dict, epochs: int = 10, delay: float = 0.0) -> float:
@@ -58,4 +63,10 @@ def run_demo(
     progress: bool = True,
 ) -> SearchState:
     """Run (or resume) the demo search on ``checkpoint``."""
-    return minimize(DemoObjective(delay), SPACE, checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress)
+    from hyperopt import tpe
+
+    from .runner import minimize
+
+    return minimize(
+        DemoObjective(delay), demo_space(), checkpoint, max_evals, algo=tpe.suggest, seed=seed, progress=progress
+    )

@@ -39,6 +39,12 @@ class CheckpointCorrupt(CheckpointError):
     """The checkpoint exists but its content is damaged or is not a checkpoint."""
 
 
+class CheckpointUndecodable(CheckpointError):
+    """Every record of the checkpoint is intact, yet it cannot be decoded here.
+
+    Not damage: nothing is to be recovered (see ``verify``)."""
+
+
 class CheckpointVersionError(CheckpointError):
     """The checkpoint was written by a newer, incompatible format version."""
 
@@ -131,13 +137,14 @@ def describe_owner(owner: dict) -> str:
 
 
 class SearchInterrupted(SystemExit):
-    """Raised by a run stopped by Ctrl-C (SIGINT) or SIGTERM, after it saved.
+    """Raised by ``minimize``/``fmin`` stopped by Ctrl-C (SIGINT), SIGTERM or
+    SIGHUP: after the run saved, or before it began (the checkpoint unchanged).
 
     It is a :class:`SystemExit`, so a script that does not catch it ends
     quietly with the shell's conventional status (130 for SIGINT, 143 for
-    SIGTERM) instead of a traceback; a wrapper can catch it.  In IPython
-    (Jupyter, the IPython shell) :class:`SearchInterruptedInteractive` is
-    raised instead; ``except resumable_opt.INTERRUPTED`` catches both.
+    SIGTERM, 129 for SIGHUP) instead of a traceback; a wrapper can catch it.
+    In IPython (Jupyter, the IPython shell) :class:`SearchInterruptedInteractive`
+    is raised instead; ``except resumable_opt.INTERRUPTED`` catches both.
     """
 
     def __init__(self, signum: int) -> None:

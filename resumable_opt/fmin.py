@@ -16,8 +16,8 @@ made when ``rstate`` is given.  Parameters, defaults and return values are
 * ``max_evals`` counts every trial in the checkpoint, failed ones included,
   across all runs (hyperopt, handed the same ``trials`` again, does not count
   the failed ones).
-* Ctrl-C / SIGTERM end the call with :class:`~resumable_opt.SearchInterrupted`
-  (a ``SystemExit``, status 130/143) after saving, not ``KeyboardInterrupt``;
+* Ctrl-C / SIGTERM / SIGHUP end the call with :class:`~resumable_opt.SearchInterrupted`
+  (a ``SystemExit``, status 130/143/129) after saving, not ``KeyboardInterrupt``;
   in IPython, the ``KeyboardInterrupt`` ``SearchInterruptedInteractive``.
 * ``max_queue_len`` is not used: points are asked for one at a time.
 * ``trials_save_file`` is not written; an existing one is brought into a new
@@ -42,7 +42,7 @@ from hyperopt import base, exceptions, pyll, space_eval, tpe
 from hyperopt.fmin import generate_trials_to_calculate
 
 from .pruners import Pruner, check_pruner
-from .runner.minimize import run_search
+from .runner.minimize import run_search, stops_cleanly
 from .runner.run import RunOptions
 
 SWITCH_ADVICE = (
@@ -78,6 +78,7 @@ def annotated_space(fn: Callable) -> dict:
     return space
 
 
+@stops_cleanly
 def fmin(
     fn: Callable,
     space: Any,
@@ -99,6 +100,7 @@ def fmin(
     trials_save_file: str = "",
     checkpoint: str | Path | None = None,
     pruner: Pruner | None = None,
+    store_objective: bool = True,
 ) -> Any:
     """``hyperopt.fmin`` (same parameters, defaults and return value), resumable with ``checkpoint``.
 
@@ -115,6 +117,7 @@ def fmin(
     Returns ``trials.argmin`` (choice indexes), or with ``return_argmin=False``
     the best point decoded by ``space_eval`` (None when there is no trial).
     ``pruner`` (with ``checkpoint``): see :func:`resumable_opt.minimize`.
+    ``store_objective=False``: as for :func:`resumable_opt.minimize`.
     With ``checkpoint``, ``hyperopt.tpe.suggest`` is computed by
     :func:`resumable_opt.tpe.suggest` (the same trials, faster on long
     histories) unless the environment variable ``RESUMABLE_OPT_FAST_TPE`` is 0.
@@ -156,8 +159,9 @@ def fmin(
         # hyperopt.fmin evaluates the points on top of max_evals new ones (its docstring says so)
         max_evals += len(points_to_evaluate)
     first_trials: list[dict] = []
+    attachments: dict = {}
     if not checkpoint.exists():
-        first_trials = _first_trials(space, trials, points_to_evaluate, trials_save_file)
+        first_trials, attachments = _first_trials(space, trials, points_to_evaluate, trials_save_file)
     elif trials_save_file:
         warnings.warn(
             f"trials_save_file={trials_save_file!r} is not used: the search is in {checkpoint}",
@@ -166,6 +170,7 @@ def fmin(
         )
     if trials is None:
         trials = base.Trials()
+        trials.attachments.update(attachments)
 
     options = RunOptions(
         max_evals=max_evals,
@@ -180,7 +185,7 @@ def fmin(
     )
     state = run_search(
         fn, space, checkpoint, algo, options, seed=seed, rstate=rstate, first_trials=first_trials,
-        trials=trials, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
+        trials=trials, pass_expr_memo_ctrl=pass_expr_memo_ctrl, store_objective=store_objective,
     )  # fmt: skip
 
     # What hyperopt.fmin returns, computed the way it computes it.
@@ -207,12 +212,13 @@ def _refuse_trials_that_run_their_own_fmin(trials: base.Trials | None, allow_tri
 
 def _first_trials(
     space: Any, trials: base.Trials | None, points: list[dict] | None, trials_save_file: str
-) -> list[dict]:
-    """The trials a new checkpoint starts with, from what hyperopt.fmin would have started with."""
+) -> tuple[list[dict], dict]:
+    """The trials a new checkpoint starts with, from what hyperopt.fmin would have
+    started with, and the attachments of a ``trials_save_file`` brought over."""
     from .importing import load_trials, trial_documents
 
     if trials is not None:
-        return trial_documents(trials, space, "the trials object passed in")
+        return trial_documents(trials, space, "the trials object passed in"), {}
     if trials_save_file and os.path.exists(trials_save_file):
         warnings.warn(
             f"bringing the trials of {trials_save_file} into the new checkpoint; the checkpoint is "
@@ -220,8 +226,9 @@ def _first_trials(
             UserWarning,
             stacklevel=3,
         )
-        return trial_documents(load_trials(trials_save_file), space, trials_save_file)
+        saved = load_trials(trials_save_file)
+        return trial_documents(saved, space, trials_save_file), dict(saved.attachments)
     if points is not None:
         assert isinstance(points, list)  # as hyperopt.fmin does
-        return generate_trials_to_calculate(points)._dynamic_trials
-    return []
+        return generate_trials_to_calculate(points)._dynamic_trials, {}
+    return [], {}

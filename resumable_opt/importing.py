@@ -14,9 +14,7 @@ trial is wrong and how, before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,10 @@ from .checkpoint import records
 from .checkpoint.lock import RunLock
 from .checkpoint.store import CheckpointStore, make_folder, read_checkpoint, real_path
 from .errors import CheckpointError, CheckpointNotFound, ResumableOptError
+from .params import fill_missing
 from .runner.minimize import new_search
 from .search_state import SearchState
-from .space import active_values, decode, parameters, to_jsonable
+from .space import active_values, check_point, decode, parameters, to_jsonable
 from .trials import trials_from_docs
 
 
@@ -92,8 +91,8 @@ def check_fits(docs: list[dict], space: Any, source: str, all_labels_used: bool 
         if doc["state"] == JOB_STATE_ERROR:
             continue  # a failed trial's point may be the very reason it failed
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # pyll prints the failing node
-                decode(space, doc["misc"]["vals"])
+            check_point(space, doc["misc"]["vals"])
+            decode(space, doc["misc"]["vals"])
         except Exception as exc:
             given = to_jsonable(active_values(doc["misc"]["vals"]))
             raise TrialsDontFit(
@@ -128,7 +127,8 @@ def import_trials(
     script; ``seed`` seeds the rest of the search (None: its first run
     chooses, from its own ``seed``/``rstate`` or at random).  Trials that were
     not finished are evaluated first when the search goes on.  An existing
-    checkpoint is never written over.  Returns the new search as ``load`` does.
+    checkpoint is never written over.  ``trials.attachments`` come along.
+    Returns the new search as ``load`` does.
     """
     path = real_path(checkpoint)
     name = str(source) if isinstance(source, (str, Path)) else "the Trials given"
@@ -142,6 +142,8 @@ def import_trials(
             )
         data = new_search(fn, space, algo, seed, None if seed is None else np.random.default_rng(seed))
         data.docs.extend(docs)
+        data.attachments.update(copy.deepcopy(trials.attachments))
+        fill_missing(data.params, data.docs, space)
         write_checkpoint(path, data, lock)
     return SearchState(path, data)
 
@@ -166,8 +168,10 @@ def add_points(checkpoint: str | Path, points: list[dict]) -> list[int]:
             trials.assert_valid_trial(base.SONify(generate_trial(tid, point)))
             for tid, point in zip(trials.new_trial_ids(len(points)), points, strict=True)
         ]
-        check_fits(docs, SearchState(path, data).space, "the points given", all_labels_used=False)
+        space = SearchState(path, data).space
+        check_fits(docs, space, "the points given", all_labels_used=False)
         data.docs.extend(docs)
+        fill_missing(data.params, data.docs, space)
         data.stopped_because = None  # new points to evaluate: a search that had stopped goes on
         write_checkpoint(path, data, lock)
     return [doc["tid"] for doc in docs]

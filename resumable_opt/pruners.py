@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import cloudpickle
 import numpy as np
 
+from .checkpoint.encoding import Pickled
 from .trials import is_ok, is_pending
 
 
@@ -201,14 +202,16 @@ class SuccessiveHalvingPruner(Pruner):
 
 def record_pruner(meta: dict, pruner: Pruner | None) -> None:
     """Keep the run's pruner with the search (``resumable-opt resume`` uses it again)."""
-    meta["pruner"] = None if pruner is None else cloudpickle.dumps(pruner)
+    meta["pruner"] = None if pruner is None else Pickled.of(pruner)
     meta["pruner_name"] = None if pruner is None else repr(pruner)
 
 
 def stored_pruner(meta: dict) -> Pruner | None:
     """The pruner the latest run of the search used (None: none, or a search made before pruners)."""
     blob = meta.get("pruner")
-    return None if blob is None else cloudpickle.loads(blob)
+    if isinstance(blob, bytes):  # written before pruners were stored as Pickled
+        return cloudpickle.loads(blob)
+    return None if blob is None else blob.load()
 
 
 def check_pruner(pruner: object) -> Pruner | None:

@@ -9,8 +9,14 @@ finish.  The result is the same ``Trials`` object fmin would hold.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from hyperopt import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, STATUS_OK, Trials
+from .checkpoint.journal import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
+
+if TYPE_CHECKING:
+    from hyperopt import Trials
+
+STATUS_OK = "ok"  # hyperopt.STATUS_OK; the functions below but the first need no hyperopt
 
 
 def trials_from_docs(docs: list[dict], into: Trials | None = None) -> Trials:
@@ -19,6 +25,8 @@ def trials_from_docs(docs: list[dict], into: Trials | None = None) -> Trials:
     With ``into``, that ``Trials`` object (a user's, passed to ``fmin``) is
     made to hold exactly ``docs`` instead of a new one.
     """
+    from hyperopt import Trials
+
     trials = Trials() if into is None else into
     trials._dynamic_trials = docs
     trials._ids = {doc["tid"] for doc in docs}
@@ -49,11 +57,12 @@ def is_pending(doc: dict) -> bool:
 def is_ok(doc: dict) -> bool:
     """A trial with a usable loss, as hyperopt's ``best_trial`` counts them."""
     result = doc["result"]
-    return (
-        doc["state"] != JOB_STATE_ERROR
-        and result.get("status") == STATUS_OK
-        and not math.isnan(float(result["loss"]))
-    )
+    if doc["state"] == JOB_STATE_ERROR or result.get("status") != STATUS_OK:
+        return False
+    try:
+        return not math.isnan(float(result["loss"]))
+    except (TypeError, ValueError, KeyError):  # hyperopt makes an ok loss a float; a foreign document may not
+        return False
 
 
 def best_of(docs: list[dict]) -> dict | None:

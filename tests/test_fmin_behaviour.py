@@ -420,9 +420,10 @@ def test_same_parameters_and_defaults_as_hyperopt_fmin_plus_checkpoint():
 
     ours = inspect.signature(resumable_opt.fmin).parameters
     theirs = inspect.signature(fmin).parameters
-    assert list(ours) == [*theirs, "checkpoint", "pruner"]  # pruner: docs/long-trials.md
+    assert list(ours) == [*theirs, "checkpoint", "pruner", "store_objective"]  # pruner: docs/long-trials.md
     assert all(ours[name].default == theirs[name].default for name in theirs)
     assert ours["checkpoint"].default is None and ours["pruner"].default is None
+    assert ours["store_objective"].default is True
 
 
 @pytest.mark.parametrize("quiet", [{"show_progressbar": False}, {"verbose": False}])

@@ -113,7 +113,7 @@ def running_owner(path: Path) -> dict | None:
     return owner
 
 
-def read_with_owner(path: Path) -> tuple[Loaded, dict | None]:
+def read_with_owner(path: Path, numpy: bool = True) -> tuple[Loaded, dict | None]:
     """Read a checkpoint and who runs it now (``running_owner``), consistently.
 
     A run writes its end into the checkpoint before it removes its owner
@@ -121,13 +121,13 @@ def read_with_owner(path: Path) -> tuple[Loaded, dict | None]:
     reads again: the run may have ended in between (it is then shown as
     ended, not as killed).  Never blocks on, nor disturbs, a running search.
     """
-    loaded = read_checkpoint(path)
+    loaded = read_checkpoint(path, numpy)
     for _ in range(3):
         owner = running_owner(path)
         runs = loaded.data.runs
         if owner is not None or not runs or runs[-1].ended is not None:
             return loaded, owner
-        loaded = read_checkpoint(path)
+        loaded = read_checkpoint(path, numpy)
     return loaded, running_owner(path)
 
 

@@ -6,8 +6,9 @@
     record  = b"ROrc" | length (u32) | crc32(length + payload) (u32) | payload
 
 All integers are little-endian.  The first record is always a snapshot of the
-whole search; every later one is a small journal operation.  A payload is a
-pickle, opaque at this level.
+whole search; every later one is a small journal operation.  A payload is
+opaque at this level: data-only msgpack in format version 2 (see
+``encoding.py``), a pickle in format version 1 (read, never written).
 
 Guarantees of :func:`read_records`:
 
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 from ..errors import CheckpointCorrupt, CheckpointVersionError
 
 MAGIC = b"RESUMOPT"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The first format: pickled records.  Still read (reading it unpickles), converted by the next run.
+PICKLE_FORMAT_VERSION = 1
 _HEADER = struct.Struct("<8sII")
 HEADER_SIZE = _HEADER.size
 
@@ -67,10 +70,12 @@ class Scan:
     end_of_valid: int
     #: Bytes after the last intact record that belong to a torn append.
     torn_bytes: int
+    #: The format version in the header.
+    version: int = FORMAT_VERSION
 
 
-def check_header(data: bytes, path: object) -> None:
-    """Raise a clear error unless ``data`` starts with a header we can read."""
+def check_header(data: bytes, path: object) -> int:
+    """The format version of ``data``; a clear error unless it starts with a header we can read."""
     if len(data) < HEADER_SIZE or not data.startswith(MAGIC):
         if len(data) == 0:
             problem = "the file is empty, so it is not a resumable-opt checkpoint"
@@ -86,6 +91,7 @@ def check_header(data: bytes, path: object) -> None:
             f"written by a newer resumable-opt (format version {version}; this one reads up to {FORMAT_VERSION})",
             "upgrade resumable-opt to open it",
         )
+    return version
 
 
 def _record_at(data: bytes, offset: int) -> tuple[bytes, int] | None:
@@ -132,7 +138,7 @@ def leading_records(data: bytes) -> tuple[list[bytes], int]:
 
 def read_records(data: bytes, path: object) -> Scan:
     """Split a whole checkpoint file into its record payloads (see module doc)."""
-    check_header(data, path)
+    version = check_header(data, path)
     payloads, offset = leading_records(data)
     if offset < len(data):
         later = _intact_record_after(data, offset)
@@ -143,4 +149,4 @@ def read_records(data: bytes, path: object) -> Scan:
                 f"from byte {later}: the file was altered after it was written",
                 RECOVER_ADVICE,
             )
-    return Scan(payloads, offset, len(data) - offset)
+    return Scan(payloads, offset, len(data) - offset, version)

@@ -12,17 +12,27 @@ sound; when it is not, it also says what can be recovered:
 ``NAME.ckpt.damaged-<timestamp>`` (never deleted, never changed) and writes
 the recoverable state with the most finished trials in its place,
 atomically, under the run lock.  Neither ever starts a new search.
+
+A file whose records all match their checksums is never damaged, even when
+it cannot be decoded here (a first-format pickle naming a class that is not
+importable): :func:`verify` says so, and :func:`recover` refuses to touch it.
+Neither unpickles anything from a file of the current format.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointVersionError
+from ..errors import (
+    CheckpointCorrupt,
+    CheckpointError,
+    CheckpointNotFound,
+    CheckpointUndecodable,
+    CheckpointVersionError,
+)
 from . import journal, records
 from .journal import SearchData
 from .lock import RunLock
@@ -68,6 +78,10 @@ class VerifyReport:
     backup: Recoverable | None = None
     #: What to do about it, in words.
     advice: str = ""
+    #: The format version of the file (1: pickled records; 2: data only), when known.
+    version: int | None = None
+    #: True when every record matches its checksum but the file cannot be decoded here: not damage.
+    intact: bool = False
 
     @property
     def best_recoverable(self) -> Recoverable | None:
@@ -76,14 +90,24 @@ class VerifyReport:
         candidates = [c for c in (self.prefix, self.backup) if c is not None]
         return max(candidates, key=lambda c: c.n_finished, default=None)
 
+    @property
+    def format(self) -> str:
+        """The file's format, in words."""
+        if self.version is None:
+            return "format unknown"
+        kind = "pickled records, converted by the next run" if self.version == 1 else "data only"
+        return f"format {self.version}: {kind}"
+
     def __str__(self) -> str:
         if self.sound:
-            lines = [f"{self.path}: sound, {self.n_finished} finished trials of {self.n_trials}"]
+            lines = [f"{self.path}: sound ({self.format}), {self.n_finished} finished trials of {self.n_trials}"]
             if self.torn_bytes:
                 lines.append(
                     f"  {self.torn_bytes} bytes of an unfinished write at the end (a run was killed while "
                     "saving) are ignored; every completed record is intact"
                 )
+        elif self.intact:
+            lines = [f"{self.path}: intact ({self.format}), not damaged: {self.reason}"]
         else:
             lines = [f"{self.path}: NOT sound: {self.reason}"]
             for candidate in (self.prefix, self.backup):
@@ -109,33 +133,29 @@ def _recoverable(source: str, data: SearchData) -> Recoverable:
     return Recoverable(source, *_counts(data), data)
 
 
-def _replay_longest_prefix(payloads: list[bytes]) -> SearchData | None:
-    """Replay as many leading records as decode and apply cleanly."""
+def _replay_prefix(payloads: list[bytes], version: int) -> SearchData | None:
+    """Replay the leading intact records; None when one of them does not decode.
+
+    Every one of them matched its checksum, so one that does not decode is
+    not damage, and a state without it would drop a good record: there is
+    then no prefix to recover.
+    """
     if not payloads:
         return None
     try:
-        data = journal.replay(payloads[:1])
+        return journal.replay(payloads, version)
     except Exception:
         return None
-    docs_by_tid = data.doc_index()
-    for payload in payloads[1:]:
-        try:
-            # Checksums matched, so a failure here means a bug or a foreign
-            # record, not damage; the state before it is still a real one.
-            journal.apply(data, pickle.loads(payload), docs_by_tid)
-        except Exception:
-            break
-    return data
 
 
 def _intact_prefix(path: Path) -> Recoverable | None:
     try:
         content = read_bytes(path)
-        records.check_header(content, path)
+        version = records.check_header(content, path)
     except CheckpointError:
         return None
     payloads, _ = records.leading_records(content)
-    data = _replay_longest_prefix(payloads)
+    data = _replay_prefix(payloads, version)
     return None if data is None else _recoverable(f"intact prefix of {path.name}", data)
 
 
@@ -160,6 +180,10 @@ def verify(path: str | Path) -> VerifyReport:
         loaded = read_checkpoint(path)
     except CheckpointVersionError as exc:
         return VerifyReport(path, False, exc.problem, advice=exc.advice)
+    except CheckpointUndecodable as exc:
+        return VerifyReport(
+            path, False, exc.problem, backup=backup, advice=exc.advice, version=_version(path), intact=True
+        )
     except CheckpointError as exc:
         prefix = None if isinstance(exc, CheckpointNotFound) else _intact_prefix(path)
         report = VerifyReport(path, False, exc.problem, prefix=prefix, backup=backup)
@@ -171,7 +195,16 @@ def verify(path: str | Path) -> VerifyReport:
             )
         return report
     n_trials, n_finished = _counts(loaded.data)
-    return VerifyReport(path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup)
+    return VerifyReport(
+        path, True, "sound", n_trials, n_finished, loaded.torn_bytes, backup=backup, version=loaded.version
+    )
+
+
+def _version(path: Path) -> int | None:
+    try:
+        return records.check_header(read_bytes(path), path)
+    except CheckpointError:
+        return None
 
 
 def damaged_copy_path(path: Path) -> Path:
@@ -217,6 +250,8 @@ def recover(path: str | Path) -> Path:
         report = verify(path)  # again, under the lock: no run changes it now
         if report.sound:
             return path
+        if report.intact:
+            raise CheckpointUndecodable(path, f"nothing to recover: {report.reason}", report.advice)
         chosen = report.best_recoverable
         if chosen is None:
             _refuse(path, report)

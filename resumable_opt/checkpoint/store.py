@@ -22,8 +22,9 @@ checkpoint's resolved path (:func:`real_path`): a symbolic link to it stays a
 link, and no later change of the working folder moves the files.
 
 Only the runner that holds the checkpoint's lock writes; readers never lock.
+Records are data only (``encoding.py``); reading one never runs code from it.
 Files are created readable and writable by their owner only (0600): a
-checkpoint is a pickle and may hold the objective's code.
+checkpoint may hold the objective's code, pickled, which resuming runs.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
 
-from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointWriteError
+from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointUndecodable, CheckpointWriteError
 from . import journal, records
 from .journal import SearchData
 
@@ -174,6 +175,10 @@ class Loaded:
     #: Bytes of an interrupted append dropped from the end of the file.
     torn_bytes: int
     size: int
+    #: The file's format version (1: pickled records, read only for conversion).
+    version: int = records.FORMAT_VERSION
+    #: The intact records, to decode again with numpy values (``SearchState.trials``).
+    payloads: list[bytes] = field(default_factory=list, repr=False)
 
 
 def _not_a_checkpoint_advice(head: bytes) -> str:
@@ -232,13 +237,40 @@ def read_bytes(path: Path) -> bytes:
 def encode_checkpoint(data: SearchData, ops: Sequence[tuple] = ()) -> tuple[bytes, bytes, bytes]:
     """The bytes of a checkpoint file holding ``data`` then ``ops``: (header, snapshot, journal)."""
     header = records.encode_header()
-    snapshot = records.encode_record(journal.dumps(journal.snapshot_op(data)))
-    tail = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+    snapshot = records.encode_record(journal.encode_op(journal.snapshot_op(data)))
+    tail = b"".join(records.encode_record(journal.encode_op(op)) for op in ops)
     return header, snapshot, tail
 
 
-def parse_checkpoint(content: bytes, path: Path) -> Loaded:
-    """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged."""
+#: What reading a format-1 file means, for the notes that mention it.
+PICKLE_FORMAT_NOTE = (
+    "it is in the first checkpoint format (pickled records): reading it unpickles them, which can run code, "
+    "so open only files you trust; the next run (resume, minimize, fmin) converts it to the data-only format"
+)
+
+
+def undecodable(path: Path, exc: BaseException) -> CheckpointUndecodable:
+    """The error for records whose checksums match and whose content does not decode here."""
+    if isinstance(exc, (ModuleNotFoundError, AttributeError)) and "module" in str(exc):
+        why = f"a class or function it names cannot be imported here ({type(exc).__name__}: {exc})"
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    return CheckpointUndecodable(
+        path,
+        f"every record matches its checksum, so nothing is damaged, but it cannot be decoded here ({why})",
+        "read it where it was written (same folder, same modules installed), or with the resumable-opt "
+        "version that wrote it; do not recover it: nothing needs recovering",
+    )
+
+
+def parse_checkpoint(content: bytes, path: Path, numpy: bool = True) -> Loaded:
+    """Decode a checkpoint's bytes; raise a clear :class:`CheckpointError` when damaged.
+
+    Records whose checksums match are never called damaged: when they do not
+    decode (a format-1 pickle naming a class not importable here, a newer
+    writer's record) the error is :class:`CheckpointUndecodable`.
+    ``numpy=False`` gives numpy scalars as Python numbers (``encoding.py``).
+    """
     if content and records.MAGIC.startswith(content):
         raise CheckpointCorrupt(
             path, f"cut short after {len(content)} bytes, inside its header", records.RECOVER_ADVICE
@@ -249,22 +281,20 @@ def parse_checkpoint(content: bytes, path: Path) -> Loaded:
     if not scan.payloads:
         raise CheckpointCorrupt(path, "the checkpoint holds no intact snapshot", records.RECOVER_ADVICE)
     try:
-        data = journal.replay(scan.payloads)
+        data = journal.replay(scan.payloads, scan.version, numpy)
     except Exception as exc:  # checksums matched, yet the content does not decode
-        raise CheckpointCorrupt(
-            path, f"its records cannot be decoded ({type(exc).__name__}: {exc})", records.RECOVER_ADVICE
-        ) from None
-    return Loaded(data, scan.torn_bytes, len(content))
+        raise undecodable(path, exc) from None
+    return Loaded(data, scan.torn_bytes, len(content), scan.version, scan.payloads)
 
 
-def read_checkpoint(path: Path) -> Loaded:
+def read_checkpoint(path: Path, numpy: bool = True) -> Loaded:
     """Read and decode a checkpoint.  Never blocks on, nor disturbs, a running search.
 
     When the file is damaged and a previous good state is kept beside it
     (``NAME.bak``), the error says so and how to get it back.
     """
     try:
-        return parse_checkpoint(read_bytes(path), path)
+        return parse_checkpoint(read_bytes(path), path, numpy)
     except CheckpointCorrupt as exc:
         if "resumable-opt recover" in exc.advice or not backup_path(path).is_file():
             raise
@@ -347,7 +377,7 @@ class CheckpointStore:
     def append(self, ops: list[tuple], durable: bool) -> None:
         """Append journal operations in one write; with ``durable``, fsync before returning."""
         assert self._fd is not None, "write_snapshot() opens the file for appending"
-        chunk = b"".join(records.encode_record(journal.dumps(op)) for op in ops)
+        chunk = b"".join(records.encode_record(journal.encode_op(op)) for op in ops)
         self._check_lock()
         try:
             _write_all(self._fd, chunk)
@@ -381,6 +411,7 @@ class CheckpointStore:
 
 
 __all__ = [
+    "PICKLE_FORMAT_NOTE",
     "CheckpointStore",
     "Loaded",
     "backup_path",

@@ -6,24 +6,39 @@ Each command lives in its own module under ``resumable_opt/cli/`` and has a
 mistake (a missing or damaged file, a bad argument) as one line on stderr and
 a non-zero exit status; ``--debug`` (before or after the command) shows the
 traceback instead.
+
+Ctrl-C, SIGTERM and SIGHUP end every command cleanly from its first line:
+:func:`main` installs their handling before anything heavy is imported (this
+module and the package's ``__init__`` import only the standard library), so a
+stop while hyperopt and scipy load, or while a large checkpoint is read, is
+one line and the shell's status (130, 143, 129), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
 from ..errors import ResumableOptError
-from . import best, demo, export, fork, importing, plot, recovery, resume, show, trials, watch
+from ..interrupts import Interrupt, InterruptGuard, exit_status, tell
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 #: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [demo, show, watch, best, trials, export, plot, resume, fork, recovery, importing]
+COMMAND_MODULES = [
+    *["demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork", "recovery", "importing"],
+]
+
+
+def command_modules() -> list[ModuleType]:
+    """The command modules, imported (with hyperopt) once signals are handled."""
+    return [importlib.import_module(f".{name}", __name__) for name in COMMAND_MODULES]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -41,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
+    for module in command_modules():
         module.register(subparsers)
     for command in subparsers.choices.values():
         if "--debug" not in command._option_string_actions:
@@ -53,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with InterruptGuard() as guard:
+        try:
+            return _run(argv)
+        except Interrupt as stop:  # outside a run (a run saves, reports and exits itself)
+            guard.acknowledge()
+            guard.stop_raising()
+            tell(f"resumable-opt: stopped by {stop.signal_name}")
+            return exit_status(stop.signum)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -62,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"resumable-opt: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:  # Ctrl-C outside a run (a run saves and exits 130 itself)
+    except Interrupt:
+        raise
+    except KeyboardInterrupt:  # raised by the user's own code (an objective, a space module)
         print("resumable-opt: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `resumable-opt trials X | head`: the reader has all it wanted

@@ -9,7 +9,7 @@ from ..errors import ResumableOptError
 from ..reporting.best_file import best_record
 from ..reporting.progress import format_loss
 from ..search_state import SearchState
-from ..space import to_jsonable
+from ..values import to_jsonable
 from .common import add_checkpoint_argument, load_search
 
 

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..checkpoint.store import PICKLE_FORMAT_NOTE
 from ..errors import CheckpointNotFound
 from ..reporting.progress import format_loss, format_params
 from ..reporting.rows import TrialTable
@@ -40,12 +41,15 @@ def load_search(path: Path) -> SearchState:
     """
     make_working_folder_importable()
     try:
-        return load(path)
+        state = load(path)
     except CheckpointNotFound:
         likely = with_checkpoint_suffix(path)
         if likely is None:
             raise
         raise CheckpointNotFound(path, "no such checkpoint", f"did you mean {likely}?") from None
+    if state.format_version == 1:
+        note(f"{path}: {PICKLE_FORMAT_NOTE}")
+    return state
 
 
 def with_checkpoint_suffix(path: Path) -> Path | None:

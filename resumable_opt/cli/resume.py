@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from ..errors import ResumableOptError
-from ..runner import minimize
 from ..search_state import SearchState
 from .common import add_checkpoint_argument, load_search, note, positive_int, print_run_result
 
@@ -62,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if state.stopped_because:
         note(f"this search had stopped ({state.stopped_because}); it goes on now up to {max_evals} trials")
     objective, space, algo = (stored(state, what) for what in ("objective", "space", "algo"))
+    from ..runner import minimize  # here: the inspecting commands import no hyperopt
+
     # The stored algorithm, not minimize's default: the resumed search is the same search.
     # and its pruner, so that the trials are stopped as before
     pruner = stored(state, "pruner") if state.meta.get("pruner") is not None else None

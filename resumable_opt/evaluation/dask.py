@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import time
+import uuid
 from typing import Any
 
 from hyperopt import base
@@ -29,7 +30,7 @@ from hyperopt import base
 from ..trial import TrialTicket
 from .futures import FuturesEvaluator
 from .outcome import evaluate
-from .remote import evaluate_packed
+from .remote import evaluate_installed, evaluate_packed
 
 #: How long the number of threads of a Dask cluster is trusted before asking again.
 _CAPACITY_REFRESH_SECONDS = 2.0
@@ -63,6 +64,15 @@ class ExecutorEvaluator(FuturesEvaluator):
             # pure=False: a trial run again must be a new task, never a cached result.
             executor = self._client.get_executor(pure=False)
         self._executor = executor
+        #: On Dask, the objective and the space go to each worker once, by a
+        #: worker plugin under this name; a trial's task then only names them.
+        self._plugin: str | None = None
+        if self._client is not None:
+            self._plugin = f"resumable-opt-objective-{uuid.uuid4().hex}"
+            register = getattr(self._client, "register_plugin", None) or self._client.register_worker_plugin
+            from .dask_plugin import InstallObjective
+
+            register(InstallObjective(self._plugin, self.payload), name=self._plugin)
         self._n_jobs = n_jobs
         self._capacity: tuple[float, int] | None = None
 
@@ -98,7 +108,17 @@ class ExecutorEvaluator(FuturesEvaluator):
     def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         if self._in_this_process:
             return self._executor.submit(evaluate, self.domain, None, doc, ticket)
+        if self._plugin is not None:
+            return self._executor.submit(evaluate_installed, self._plugin, doc, ticket)
         return self._executor.submit(evaluate_packed, self.payload, doc, ticket)
 
     def _stop(self, future: cf.Future) -> None:
         future.cancel()  # on Dask, this cancels the Dask future too
+
+    def close(self) -> None:
+        if self._plugin is not None and self._client is not None:
+            try:  # the workers let go of the objective; the cluster may be gone already
+                self._client.unregister_worker_plugin(self._plugin)
+            except Exception:
+                pass
+            self._plugin = None

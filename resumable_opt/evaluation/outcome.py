@@ -33,6 +33,9 @@ class Outcome:
     misc_update: dict = field(default_factory=dict)
     finished_at: Any = None
     duration: float = 0.0
+    #: The result's ``attachments`` (hyperopt takes them out of the result and
+    #: keeps them in ``Trials.attachments``; the runner stores them).
+    attachments: dict = field(default_factory=dict)
     #: The exception the objective raised, for a caller that re-raises it
     #: (``fmin(catch_eval_exceptions=False)``); never written to the checkpoint.
     exception: BaseException | None = None
@@ -96,7 +99,12 @@ def evaluate(
     trial = None
     try:
         with running(ticket, domain.expr, doc["misc"]["vals"], reporter) as trial:
-            result = domain.evaluate(spec, ctrl)
+            # Attachments are taken out here rather than by hyperopt, which writes
+            # them into the Trials: a worker process has none, the runner keeps them.
+            result = domain.evaluate(spec, ctrl, attach_attachments=False)
+        attachments = result.pop("attachments", None) or {}
+        if not isinstance(attachments, dict):
+            raise TypeError(f"the result's 'attachments' must be a dict, not {type(attachments).__name__}")
     except (Exception, SystemExit) as exc:
         if isinstance(exc, TrialPruned):
             return _pruned(trial, time.perf_counter() - started)
@@ -116,7 +124,7 @@ def evaluate(
     duration = time.perf_counter() - started
     if result.get("status") == STATUS_OK and math.isnan(result["loss"]):
         return failure("InvalidLoss", "the objective returned a NaN loss", duration=duration)
-    return Outcome(JOB_STATE_DONE, result, {}, coarse_utcnow(), duration)
+    return Outcome(JOB_STATE_DONE, result, {}, coarse_utcnow(), duration, attachments)
 
 
 def _pruned(trial: Trial | None, duration: float) -> Outcome:

@@ -8,15 +8,24 @@ trial stoppable: a worker past ``trial_timeout``, or all of them on Ctrl-C, is
 killed and only its own slot is replaced; a worker that dies on its own breaks
 only its own executor, and the runner runs that trial again.
 
-Workers ignore SIGINT (a Ctrl-C in a terminal reaches the whole process group;
-the runner alone decides what to stop) and exit by themselves within half a
-second of the runner's death, so a killed runner leaves no worker behind.
+Stop signals are the runner's alone to act on: a Ctrl-C, a hang-up (SSH
+dropped, terminal or tmux closed: the shell sends SIGHUP to the whole job) or a
+SIGTERM sent to the process group must not kill a worker before the runner has
+decided, or the trial would count as a death toward ``max_attempts``.  So the
+fork server is started with those signals blocked (it and every worker forked
+from it begin life deaf to them), and each worker, before it unblocks them,
+moves into a session of its own (away from the terminal and its process group)
+and drops any that came meanwhile.  Workers also ignore SIGINT, and exit by
+themselves within half a second of the runner's death, so a killed runner
+leaves no worker behind.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
@@ -29,15 +38,32 @@ from ..trial import TrialTicket
 from .base import Lost
 from .futures import FuturesEvaluator
 from .outcome import Outcome
-from .remote import evaluate_packed
+from .remote import evaluate_installed, install
+
+#: The name the objective is installed under in a local worker (one search per worker process).
+_LOCAL = "local"
 
 #: How often a worker checks that the runner still exists.
 _RUNNER_POLL_SECONDS = 0.5
 
 
-def _start_worker(runner_pid: int) -> None:
-    """Initializer of each worker process; see the module doc."""
+#: What a terminal sends to its foreground process group (Ctrl-C, hang-up) and
+#: a supervisor to every process of a job (SIGTERM): the runner's to act on.
+_GROUP_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _start_worker(runner_pid: int, payload: bytes) -> None:
+    """Initializer of each worker process; see the module doc.  The objective
+    and the space (``payload``) come once, here, not with every trial."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.setsid()
+    except OSError:  # already a session leader (a fork server not started by us)
+        pass
+    for signum in signal.sigpending() & _GROUP_STOP_SIGNALS:
+        signal.sigwait({signum})  # sent to the group the worker has just left: not for it
+    # Unblocked, so that the objective's own subprocesses get the usual signals.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_STOP_SIGNALS)
 
     def exit_when_the_runner_is_gone() -> None:
         # Not the parent: that is the fork server, which lives as long as any worker.
@@ -49,6 +75,21 @@ def _start_worker(runner_pid: int) -> None:
             time.sleep(_RUNNER_POLL_SECONDS)
 
     threading.Thread(target=exit_when_the_runner_is_gone, daemon=True, name="exit-with-the-runner").start()
+    install(_LOCAL, payload)
+
+
+def _ensure_fork_server() -> None:
+    """Start the fork server (if it does not run) with the group's stop signals
+    blocked: it keeps them blocked, and the workers it forks inherit that."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
+    try:
+        # The fork server starts multiprocessing's resource tracker first, which
+        # unblocks SIGINT and SIGTERM once it has started: so start it here.
+        multiprocessing.resource_tracker.ensure_running()
+        signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -88,14 +129,19 @@ class ProcessEvaluator(FuturesEvaluator):
         #: not start from one that died in a trial.
         self._first_tasks: list[cf.Future | None] = [None] * n_jobs
         # Start the workers now, while the runner gets ready and asks for points.
-        for index in range(n_jobs):
-            self._executor(index)
+        try:
+            for index in range(n_jobs):
+                self._executor(index)
+        except BaseException:  # a stop signal while they start: none is left behind
+            self.cancel_all()
+            raise
 
     def _executor(self, index: int) -> cf.ProcessPoolExecutor:
         executor = self._slots[index]
         if executor is None:
+            _ensure_fork_server()
             executor = self._slots[index] = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(),)
+                max_workers=1, mp_context=self._context, initializer=_start_worker, initargs=(os.getpid(), self.payload)
             )
             self._first_tasks[index] = executor.submit(int)
         return executor
@@ -114,10 +160,10 @@ class ProcessEvaluator(FuturesEvaluator):
     def _start(self, doc: dict, ticket: TrialTicket | None) -> cf.Future:
         index = next(index for index, future in enumerate(self._slot_futures) if future is None or future.done())
         try:
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc, ticket)
         except cf.BrokenExecutor:  # its worker died: a new one takes its place
             self._kill_slot(index)
-            future = self._executor(index).submit(evaluate_packed, self.payload, doc, ticket)
+            future = self._executor(index).submit(evaluate_installed, _LOCAL, doc, ticket)
         self._slot_futures[index] = future
         return future
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..checkpoint import records
 from ..checkpoint.store import read_regular_file, side_path, write_file_atomically
-from ..space import to_jsonable
+from ..values import to_jsonable
 
 
 def best_file_path(checkpoint: Path) -> Path:

@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import in_ipython
@@ -37,7 +36,8 @@ def plural(count: int, word: str) -> str:
 
 def format_value(value: Any) -> str:
     """One value as a person reads it: ``0.1``, ``3``, ``full``, ``None``; never a numpy repr."""
-    if isinstance(value, np.generic):
+    numpy = sys.modules.get("numpy")  # a numpy value exists only once numpy is imported
+    if numpy is not None and isinstance(value, numpy.generic):
         value = value.item()
     if isinstance(value, float):
         return f"{value:.6g}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ..space import to_jsonable
+from ..values import to_jsonable
 
 #: Longest cell of a table on a terminal; longer values end in "…".
 CELL_WIDTH = 28

@@ -12,13 +12,13 @@ always agree.  A row holds:
 * ``loss``: the loss of an ``ok`` or ``pruned`` trial, else None;
 * ``step`` (only in a search whose trials report intermediate values): the
   last step the trial reported (for a pruned trial, the one it stopped at);
-* one column per hyperopt label, decoded as the objective saw it (the chosen
-  option of an ``hp.choice``, not its index; an ``int`` for
-  ``scope.int(hp.quniform(...))``).  A label that a conditional branch did
-  not use in that trial is *absent* from its row, so that it stays distinct
-  from a chosen option ``None`` (the value None in the row): CSV writes an
-  empty cell and ``None``, JSON leaves the key out and writes ``null``, a data
-  frame has NaN and the object None;
+* one column per hyperopt label, decoded by ``resumable_opt.space.decoder(space).by_label``
+  (the chosen option of an ``hp.choice``, not its index; an ``int`` for
+  ``scope.int(hp.quniform(...))``; nothing of the space is run).  A label that
+  a conditional branch did not use in that trial is *absent* from its row, so
+  that it stays distinct from a chosen option ``None`` (the value None in the
+  row): CSV writes an empty cell and ``None``, JSON leaves the key out and
+  writes ``null``, a data frame has NaN and the object None;
 * ``duration``: seconds the evaluation took (millisecond resolution, as
   hyperopt keeps its times), None while not finished;
 * ``started``: when the evaluation started, a timezone-aware ``datetime``.
@@ -27,16 +27,15 @@ always agree.  A row holds:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from hyperopt import JOB_STATE_RUNNING, pyll
-
-from ..space import active_values
+from ..checkpoint.journal import JOB_STATE_RUNNING
+from ..params import label_values
+from ..space import decoder
 from ..trials import is_ok, is_pending
+from ..values import active_values
 
 if TYPE_CHECKING:
     from ..search_state import SearchState
@@ -49,14 +48,6 @@ STATUS_OK, STATUS_FAIL, STATUS_RUNNING, STATUS_PENDING = "ok", "fail", "running"
 STATUS_PRUNED = "pruned"
 #: The column of the last reported step, after the loss, in searches with intermediate values.
 STEP_COLUMN = "step"
-
-# The wrappers hyperopt puts around a label's raw value (hp.uniform is
-# float(hyperopt_param(...)), hp.uniformint is int(float(...))): applied in
-# order, they turn the stored value into the one the objective received.
-_CASTS: dict[str, Callable[[Any], Any]] = {"float": float, "int": int}
-
-#: Decodes one label of a raw point; the second argument gives the memo ``pyll.rec_eval`` needs.
-Decoder = Callable[[dict[str, Any], Callable[[], dict]], Any]
 
 
 @dataclass
@@ -78,15 +69,26 @@ class TrialTable:
 def trial_table(state: SearchState) -> TrialTable:
     """The rows of every trial of ``state``; see the module doc for what they hold.
 
-    Never raises because the stored space cannot be unpickled here (a
-    module it needs is missing): the parameters are then given raw, as
-    ``hyperopt.fmin`` returns them, and :attr:`TrialTable.decoded` is False.
+    The decoded values are those stored with each trial (format 2: no space,
+    no hyperopt, nothing unpickled); a trial stored without them is given raw.
+    For a checkpoint of the first format they are decoded with its space;
+    never raises because it cannot be unpickled here (a module it needs is
+    missing): the parameters are then given raw, as ``hyperopt.fmin``
+    returns them, and :attr:`TrialTable.decoded` is False.
     """
-    docs = sorted(state.trials._dynamic_trials, key=lambda doc: doc["tid"])
+    docs = sorted(state.docs, key=lambda doc: doc["tid"])
     points = [active_values(doc["misc"]["vals"]) for doc in docs]
     try:
-        labels, decode_point = _point_decoder(state.space)
-        decoded_points = [decode_point(point) for point in points]
+        if state.format_version >= 2:
+            labels = list(state.meta.get("space_signature", {}).get("parameters", {}))
+            stored = [label_values(state.params.get(doc["tid"], {}), labels) for doc in docs]
+            decoded_points = [
+                _raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)
+            ]
+        else:
+            decode = decoder(state.space)
+            labels = decode.labels
+            decoded_points = [decode.by_label(point) for point in points]
         decoded, why_raw = True, ""
     except Exception as exc:  # the space could not be unpickled or understood here: all raw, never a mix
         labels = sorted({label for doc in docs for label in doc["misc"]["vals"]})
@@ -185,91 +187,9 @@ def as_local_time(when: datetime | None) -> datetime | None:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    item = getattr(value, "item", None)  # a numpy scalar (numpy is not imported to ask)
+    return item() if item is not None and type(value).__module__ == "numpy" else value
 
 
 def _raw_point(point: dict[str, Any]) -> dict[str, Any]:
     return {label: _plain(value) for label, value in point.items()}
-
-
-# -- decoding one label at a time --------------------------------------------
-
-
-def _point_decoder(space: Any) -> tuple[list[str], Callable[[dict[str, Any]], dict[str, Any]]]:
-    """The labels of ``space`` (in the order hyperopt walks it) and a function that
-    turns a raw point (``{label: value}`` of the active labels) into
-    ``{label: decoded value}``.
-
-    The decoders are worked out once per space, so decoding a row is a few
-    dict look-ups; only a choice whose chosen option holds further
-    hyperparameters (``hp.choice("kind", ["linear", {"degree": ...}])``) is
-    evaluated with hyperopt's own ``pyll.rec_eval``.
-    """
-    expr = pyll.as_apply(space)
-    nodes = list(pyll.dfs(expr))
-    parents: dict[int, list] = {}
-    for node in nodes:
-        for child in node.inputs():
-            parents.setdefault(id(child), []).append(node)
-    param_nodes: dict[str, list] = {}
-    decoders: dict[str, Decoder] = {}
-    for node in nodes:
-        if node.name == "switch" and node.pos_args[0].name == "hyperopt_param":
-            label = node.pos_args[0].arg["label"].obj
-            decoders[label] = _choice_decoder(label, node.pos_args[1:])
-        elif node.name == "hyperopt_param":
-            label = node.arg["label"].obj
-            param_nodes.setdefault(label, []).append(node)
-            decoders.setdefault(label, _cast_decoder(label, _casts_above(node, parents)))
-    labels = list(decoders)
-
-    def decode_point(point: dict[str, Any]) -> dict[str, Any]:
-        memo: dict | None = None
-
-        def lazy_memo() -> dict:  # only a choice of structured options needs it
-            nonlocal memo
-            if memo is None:
-                memo = {node: point[label] for label, found in param_nodes.items() if label in point for node in found}
-            return memo
-
-        return {label: decoders[label](point, lazy_memo) for label in labels if label in point}
-
-    return labels, decode_point
-
-
-def _casts_above(node: Any, parents: dict[int, list]) -> list[Callable[[Any], Any]]:
-    """The ``float``/``int`` wrappers directly around a ``hyperopt_param`` node."""
-    casts: list[Callable[[Any], Any]] = []
-    while True:
-        above = parents.get(id(node), [])
-        if len(above) != 1 or above[0].name not in _CASTS or len(above[0].inputs()) != 1:
-            return casts
-        node = above[0]
-        casts.append(_CASTS[node.name])
-
-
-def _cast_decoder(label: str, casts: list[Callable[[Any], Any]]) -> Decoder:
-    def decode(point: dict[str, Any], memo: Callable[[], dict]) -> Any:
-        value = _plain(point[label])
-        for cast in casts:
-            value = cast(value)
-        return value
-
-    return decode
-
-
-def _choice_decoder(label: str, options: list) -> Decoder:
-    """Decode an ``hp.choice``: the chosen option itself, evaluated if it holds hyperparameters."""
-    literals = [option.obj if option.name == "literal" else _NOT_LITERAL for option in options]
-
-    def decode(point: dict[str, Any], memo: Callable[[], dict]) -> Any:
-        index = int(point[label])
-        value = literals[index]
-        if value is _NOT_LITERAL:
-            value = pyll.rec_eval(options[index], memo=dict(memo()))
-        return _plain(value)
-
-    return decode
-
-
-_NOT_LITERAL = object()

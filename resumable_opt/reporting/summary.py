@@ -80,7 +80,7 @@ def run_spans(state: SearchState, now: float | None = None) -> list[RunSpan]:
     finished_at = sorted(
         moment.timestamp()
         for moment in (
-            as_local_time(doc.get("refresh_time")) for doc in state.trials._dynamic_trials if not is_pending(doc)
+            as_local_time(doc.get("refresh_time")) for doc in state.docs if not is_pending(doc)
         )
         if moment is not None
     )
@@ -130,7 +130,7 @@ def status_line(state: SearchState) -> str:
 def _trials_line(state: SearchState) -> str:
     budget = state.max_evals if state.max_evals is not None else "?"
     running = sum(
-        1 for doc in state.trials._dynamic_trials if trial_status(doc, state.running is not None) == STATUS_RUNNING
+        1 for doc in state.docs if trial_status(doc, state.running is not None) == STATUS_RUNNING
     )
     return (
         f"{state.n_finished} of {budget} finished ({state.n_failed} failed), "
@@ -158,7 +158,7 @@ def _time_line(state: SearchState, spans: list[RunSpan]) -> str:
 def _steps_line(state: SearchState, reported: dict[int, dict]) -> str:
     """The intermediate values reported, and the trials the pruner stopped."""
     running = state.running is not None
-    pruned = [doc for doc in state.trials._dynamic_trials if trial_status(doc, running) == STATUS_PRUNED]
+    pruned = [doc for doc in state.docs if trial_status(doc, running) == STATUS_PRUNED]
     count = sum(len(values) for values in reported.values())
     line = f"{count} intermediate values from {len(reported)} trials; {len(pruned)} pruned"
     steps = sorted(doc["result"]["step"] for doc in pruned if "step" in doc["result"])
@@ -228,6 +228,8 @@ def summary_fields(state: SearchState, spans: list[RunSpan]) -> list[tuple[str, 
         fields.append(("stopped", state.stopped_because))
     if state.torn_bytes:
         fields.append(("note", f"{state.torn_bytes} bytes of an unfinished write at the end were ignored"))
+    if state.format_version == 1:
+        fields.append(("format", "1 (pickled records: open only files you trust); the next run converts it"))
     return fields
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..checkpoint.lock import running_owner
 from ..errors import CheckpointError
-from ..space import active_values
+from ..values import active_values
 from .progress import cut, format_loss, format_params, plural
 from .rows import STATUS_FAIL, STATUS_OK, STATUS_PENDING, STATUS_RUNNING, TrialTable, trial_table
 from .summary import NO_END, format_duration, status_line

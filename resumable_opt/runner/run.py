@@ -35,24 +35,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hyperopt import JOB_STATE_NEW, base
+from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, base
 from hyperopt.utils import coarse_utcnow
 
 from ..checkpoint import journal
+from ..checkpoint.encoding import NotStorable
 from ..checkpoint.journal import RunRecord, SearchData
 from ..checkpoint.lock import owner_path
 from ..checkpoint.store import CheckpointStore
 from ..errors import CheckpointWriteError, ObjectiveAlwaysFails, search_interrupted
-from ..evaluation import Lost, Outcome, failure
+from ..evaluation import InProcessEvaluator, Lost, Outcome, failure
 from ..evaluation.factory import EvaluatorFactory
+from ..interrupts import Interrupt, InterruptGuard, exit_status, signal_name, silence_standard_streams, tell
+from ..params import fill_missing, params_recorder
 from ..pruners import Pruner
 from ..reporting.best_file import adopt_old_best_file, best_file_path, best_record, write_best_file
 from ..reporting.progress import Progress, format_loss, format_params, plural, resume_hint
 from ..space import active_values, decode
 from ..trial import TrialTicket, files
 from ..trials import add_to_valid, best_of, drop_from_valid, is_failed, is_ok, is_pending, trials_from_docs
-from .interrupts import Interrupt, InterruptGuard
 from .reports import answer_report
+from .space_generators import SpaceGenerators
 
 
 @dataclass
@@ -106,6 +109,7 @@ class Run:
         make_evaluator: EvaluatorFactory,
         torn_bytes: int = 0,
         trials: base.Trials | None = None,
+        guard: InterruptGuard | None = None,
         shown: Path | None = None,
     ) -> None:
         self.path = path
@@ -119,13 +123,21 @@ class Run:
         self.options = options
         # data.docs is also trials._dynamic_trials: one copy of the history
         # (in the caller's Trials object when one is given, as fmin's users expect).
+        if trials is not None:  # what the caller's Trials holds is kept with the search's own
+            data.attachments.update(trials.attachments)
         self.trials = trials_from_docs(data.docs, into=trials)
+        self.trials.attachments = data.attachments
+        self.record_params = params_recorder(domain.expr)
         self.docs_by_tid = data.doc_index()
         self.evaluator = make_evaluator(domain, self.trials)
         self.evaluator.on_report = lambda *message: answer_report(self, *message)
         self.search_id = files.search_identity(data.meta)
+        self.space_generators = SpaceGenerators(domain.expr, data.meta, isinstance(self.evaluator, InProcessEvaluator))
+        self.generators_note: str | None = None
         self.torn_bytes = torn_bytes
-        self.guard = InterruptGuard()
+        #: Installed by the caller from its first line (see ``minimize``), or by :meth:`execute`.
+        self.guard = guard or InterruptGuard()
+        self.guard.on_repeat = self._stop_at_once
         self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
         self.n_finished = sum(1 for doc in data.docs if not is_pending(doc))
         self.best_doc = best_of(data.docs)
@@ -156,6 +168,7 @@ class Run:
                 outcome = self._loop(pending)
                 self._end(outcome)
             except Interrupt as stop:
+                self.guard.acknowledge()
                 self._end(f"interrupted by {stop.signal_name}")
                 self._report_interrupted()
                 raise search_interrupted(stop.signum) from None
@@ -174,7 +187,12 @@ class Run:
                 self.evaluator.submit(doc, self._ticket(doc))
             if not self.in_flight:
                 return self._why_no_more()
-            for doc, result in self.evaluator.wait():
+            finished = self.evaluator.wait()
+            # A stop signal during the evaluation that the objective swallowed
+            # (a bare ``except:``): whatever it returned after that is not a
+            # result of that point; it is released and evaluated again on resume.
+            self.guard.raise_if_stopped()
+            for doc, result in finished:
                 outcome = self._run_again_or_fail(doc, result) if isinstance(result, Lost) else result
                 if outcome is None:
                     continue
@@ -219,10 +237,10 @@ class Run:
             return None
         new_docs = [self.trials.assert_valid_trial(base.SONify(doc)) for doc in new_docs]
         tids = [doc["tid"] for doc in new_docs]
+        params = [self.record_params(doc["misc"]["vals"]) for doc in new_docs]
         with self.guard.critical():
-            self._commit(
-                [(journal.ASKED, new_docs, self.rng.bit_generator.state), (journal.STARTED, tids, coarse_utcnow())]
-            )
+            asked = (journal.ASKED, new_docs, self.rng.bit_generator.state, params)
+            self._commit([asked, (journal.STARTED, tids, coarse_utcnow())])
             add_to_valid(self.trials, new_docs)
         return new_docs[0]
 
@@ -239,11 +257,16 @@ class Run:
     def _record(self, doc: dict, outcome: Outcome) -> None:
         """Write a finished evaluation into its trial and make it durable."""
         with self.guard.critical():
-            finished = self._finished_op(doc, outcome)
+            try:
+                finished = self._finished_op(doc, outcome)
+            except NotStorable as exc:  # the evaluation is over; only its result cannot be kept
+                outcome = failure("NotStorable", f"the result cannot be stored: {exc}", duration=outcome.duration)
+                finished = self._finished_op(doc, outcome)
             journal.apply(self.data, tuple(finished), self.docs_by_tid)
             if outcome.failed:
                 drop_from_valid(self.trials, doc)
             self.n_finished += 1
+            self.space_generators.note(self.n_finished)
             new_best = self._update_best(doc)
             self.unfinished_at_start.discard(doc["tid"])
             if self.options.early_stop_fn is not None and not self.unfinished_at_start:
@@ -268,16 +291,13 @@ class Run:
 
     def _finished_op(self, doc: dict, outcome: Outcome) -> list:
         """The journal operation that writes ``outcome`` into its trial (a list:
-        its last item, the early-stop state, may still change before it is written)."""
-        return [
-            journal.FINISHED,
-            doc["tid"],
-            outcome.state,
-            outcome.result,
-            outcome.misc_update,
-            outcome.finished_at,
-            self.data.early_stop_args,
-        ]
+        its last item, the early-stop state, may still change before it is written).
+
+        Raises :class:`NotStorable` when the result or its attachments cannot
+        be stored (checked here, before anything is changed or written).
+        """
+        payload = journal.finished_payload(outcome.result, outcome.misc_update, outcome.attachments)
+        return [journal.FINISHED, doc["tid"], outcome.state, payload, outcome.finished_at, self.data.early_stop_args]
 
     # -- beginning and end of a run --------------------------------------
 
@@ -285,6 +305,8 @@ class Run:
         """Fail poison trials, record the run's start in a fresh snapshot; return trials to re-run."""
         self.store.remove_stale_temporaries(best_file_path(self.path), owner_path(self.path))
         adopt_old_best_file(self.path)
+        self.generators_note = self.space_generators.restore(self.n_finished)
+        fill_missing(self.data.params, self.data.docs, self.domain.expr)
         pending = [doc for doc in self.data.docs if is_pending(doc)]
         poisoned = [doc for doc in pending if self.data.attempts.get(doc["tid"], 0) >= self.options.max_attempts]
         for doc in poisoned:
@@ -315,28 +337,61 @@ class Run:
             self._commit([(journal.STARTED, [doc["tid"] for doc in pending], coarse_utcnow())])
         return pending
 
-    def _end(self, outcome: str) -> None:
+    def _end(self, outcome: str, at_once: bool = False) -> None:
         """Stop the trials in flight, record how the run ended and fold the
         journal into one snapshot.  A stop signal from here on is only noted,
-        so it cannot cut the end short."""
+        so it cannot cut the end short.  ``at_once``: called from a signal
+        handler (see :meth:`_stop_at_once`); the evaluator is left alone, as the
+        code it was in may hold its locks, and its workers end with this process."""
         with self.guard.critical():
             self.guard.stop_raising()
             try:
-                self.evaluator.cancel_all()
-                released = [tid for tid, doc in self.in_flight.items() if is_pending(doc)]
-                if released:
-                    journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
+                if not at_once:
+                    self.evaluator.cancel_all()
+                self._release_started()
                 stop_reason = self.stopped_because if outcome in _OUTCOMES_OF_A_STOP else None
                 if self.run_recorded:
                     journal.apply(self.data, (journal.RUN_ENDED, time.time(), outcome, stop_reason), {})
                     self.store.write_snapshot(self.data)
             except Exception as exc:  # the run is failing already; keep the first error
-                print(f"resumable-opt: could not record the end of the run: {exc}", file=sys.stderr)
+                tell(f"resumable-opt: could not record the end of the run: {exc}")
             finally:
                 self.store.close()
-                self.evaluator.close()
+                if not at_once:
+                    self.evaluator.close()
                 if self.progress is not None:
-                    self.progress.close()
+                    try:
+                        self.progress.close()
+                    except (OSError, RuntimeError, ValueError):  # the terminal is gone (SIGHUP)
+                        silence_standard_streams()
+
+    def _release_started(self) -> None:
+        """Release every trial this run started and did not finish: in flight,
+        waiting for a worker, or asked the moment a stop came.  Stopping them was
+        our decision, never a death of the process they ran in, so it is not an
+        attempt toward ``max_attempts``; each is evaluated again on resume."""
+        released = [doc["tid"] for doc in self.data.docs if doc["state"] == JOB_STATE_RUNNING]
+        if released:
+            journal.apply(self.data, (journal.RELEASED, released), self.docs_by_tid)
+
+    def _stop_at_once(self, signum: int) -> None:
+        """A further stop signal while the run is not saving: the first was
+        swallowed (an objective's bare ``except:``) or is slow to take effect.
+        Called in the signal handler, where no checkpoint write is under way:
+        save the end of the run and end the process now, with the status of the
+        first signal, whatever the code that was running would do next."""
+        first = self.guard.received or signum
+        self.guard.acknowledge()
+        try:
+            self._end(f"interrupted by {signal_name(first)}", at_once=True)
+            self._report_interrupted()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, RuntimeError, ValueError):
+                    pass
+        finally:
+            os._exit(exit_status(first))
 
     def _why_no_more(self) -> str:
         if self.stopped_because:
@@ -362,6 +417,9 @@ class Run:
         return False
 
     def decoded(self, doc: dict) -> Any:
+        stored = self.data.params.get(doc["tid"], {})
+        if "point" in stored:
+            return stored["point"]
         try:
             return decode(self.domain.expr, doc["misc"]["vals"])
         except Exception:  # a point that does not decode is still shown raw
@@ -396,6 +454,8 @@ class Run:
                 "record: an append cut short when the run before was killed (no finished trial is lost then: "
                 "each is fsynced before the next is asked), or damage to the last record."
             )
+        if self.generators_note and self.progress is not None:
+            self.progress.say(self.generators_note)
         for doc in self.poisoned:
             self.progress.say(
                 f"Trial {doc['tid']} crashed the process {self.options.max_attempts} times; recorded as failed."
@@ -439,7 +499,7 @@ class Run:
             + (f"  {format_params(self.decoded(self.best_doc))}" if self.best_doc is not None else ""),
             resume_hint(),
         ]
-        print("\n".join(lines), file=sys.stderr)
+        tell("\n".join(lines))
 
 
 EARLY_STOPPED = "early_stop_fn asked to stop"

@@ -68,13 +68,17 @@ def test_failed_trials_have_no_loss_and_sort_last(ckpt):
     assert [row["loss"] for row in sort_rows(rows, "loss", descending=True)][n_ok:] == [None] * (len(rows) - n_ok)
 
 
-def test_a_space_that_cannot_be_loaded_here_gives_raw_values(tmp_path, ckpt, monkeypatch):
-    """A choice of the user's own objects, whose module is gone: the rows show hyperopt's raw values."""
+def test_a_space_whose_module_is_gone_still_shows_what_the_objective_saw(tmp_path, ckpt, monkeypatch):
+    """A choice of the user's own objects, whose module is gone: the rows show them as
+    the checkpoint stored them when they were asked for (their repr), never failing."""
     module = tmp_path / "my_models.py"
     module.write_text(textwrap.dedent("""
         class Model:
             def __init__(self, size):
                 self.size = size
+
+            def __repr__(self):
+                return f"Model({self.size})"
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     import my_models
@@ -86,11 +90,12 @@ def test_a_space_that_cannot_be_loaded_here_gives_raw_values(tmp_path, ckpt, mon
 
     state = resumable_opt.load(ckpt)
     table = trial_table(state)
-    assert not table.decoded and "my_models" in table.why_raw
+    assert table.decoded
     assert table.parameters == ["model", "x"]
-    for row, doc in zip(table.rows, state.trials._dynamic_trials, strict=True):
-        assert row["model"] == active_values(doc["misc"]["vals"])["model"] in (0, 1)
-    assert "raw: the space cannot be loaded here" in repr(state)  # the summary says so too
+    for row, doc in zip(table.rows, state.docs, strict=True):
+        index = active_values(doc["misc"]["vals"])["model"]
+        assert str(row["model"]) == f"Model({index + 1})"
+    assert "Model(" in repr(state) and "raw" not in repr(state)  # the summary's best line too
 
 
 @pytest.mark.parametrize("seed", [0, 1])
