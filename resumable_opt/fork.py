@@ -30,6 +30,7 @@ from hyperopt import JOB_STATE_NEW, pyll, tpe
 from .checkpoint.lock import RunLock
 from .errors import CheckpointError, ResumableOptError
 from .importing import write_checkpoint
+from .params import fill_missing
 from .runner.minimize import new_search
 from .search_state import SearchState, load
 from .space import active_values, decode, parameters
@@ -110,6 +111,7 @@ def fork(
             "left_out": len(left_out),
         }
         data.docs.extend(result_docs)
+        fill_missing(data.params, data.docs, space)  # decoded in the new space, as import_trials does
         write_checkpoint(new_path, data, lock)
     return ForkResult(SearchState(new_path, data), brought, left_out)
 

@@ -35,7 +35,7 @@ def test_demo_runs_is_interrupted_and_resumes(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PATH": path},
     )  # fmt: skip
     # The best-so-far file is written once the first trial is saved: the search is under way.
-    wait_for((tmp_path / "checkpoints" / "demo.best.json").exists, first)
+    wait_for((tmp_path / "checkpoints" / "demo.ckpt.best.json").exists, first)
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
     assert first.returncode == 130 and "Traceback" not in err

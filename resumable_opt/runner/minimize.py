@@ -394,17 +394,17 @@ def run_search(
             else:
                 found = differences(data.meta["space_signature"], space)
                 if found:
-                    raise SpaceMismatch(path, found)
+                    raise SpaceMismatch(shown, found)
             if algo is None:
                 algo = stored.algo
             if fn is None:
                 fn = stored.objective
                 if fn is None:
                     raise ResumableOptError(
-                        f"{path}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
+                        f"{shown}: the checkpoint holds no objective (it could not be pickled); pass it to resume"
                     )
-            _check_trials_belong(path, data, trials)
-            rng = _resumed_rng(path, data, seed, rstate)
+            _check_trials_belong(shown, data, trials)
+            rng = _resumed_rng(shown, data, seed, rstate)
         else:
             _refuse_to_start_afresh(path, can_start)  # again, under the lock
             algo = algo or tpe.suggest

@@ -1,4 +1,4 @@
-"""NAME.best.json: its fields mean what they say, and agree with ``best --json``."""
+"""NAME.ckpt.best.json: its fields mean what they say, and agree with ``best --json``."""
 
 from __future__ import annotations
 
