@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoint.journal import JOB_STATE_RUNNING
 from ..params import label_values
-from ..space import decoder
 from ..trials import is_ok, is_pending
 from ..values import active_values
 
@@ -86,6 +85,8 @@ def trial_table(state: SearchState) -> TrialTable:
                 _raw_point(point) if values is None else values for point, values in zip(points, stored, strict=True)
             ]
         else:
+            from ..space import decoder  # here: it imports hyperopt, which format 2 needs not
+
             decode = decoder(state.space)
             labels = decode.labels
             decoded_points = [decode.by_label(point) for point in points]
