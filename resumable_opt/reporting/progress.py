@@ -17,7 +17,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from tqdm.auto import tqdm
+# Not tqdm.auto: its notebook bar needs ipywidgets (an ImportError with older tqdm); a kernel gets plain lines.
+from tqdm import tqdm
 
 from ..errors import in_ipython
 
