@@ -22,6 +22,9 @@ from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_FAIL, STATUS_OK, Tr
 from hyperopt.pyll import scope
 
 from resumable_opt import tpe as fast_tpe
+from resumable_opt.tpe import densities as tpe_densities
+from resumable_opt.tpe import history as tpe_history
+from resumable_opt.tpe import posterior as tpe_posterior
 
 SPACES = {
     "uniform": lambda: {"a": hp.uniform("a", -2, 3)},
@@ -349,13 +352,13 @@ def test_work_per_proposal_does_not_grow_with_the_history():
         history.trials.new_trial_ids(1), history.domain, history.trials, seed, n_startup_jobs=5
     )
     history.run(400)
-    kept = fast_tpe._HISTORIES[history.trials]
+    kept = tpe_history.HISTORIES[history.trials]
     assert not kept.irregular
     # each document is read when it arrives, when its result arrives, and once
     # more for each error-state trial that left the list before it (rare)
     assert kept.reads < 3 * 400
-    models = fast_tpe._MODELS[history.domain]
-    assert len(models) == 1 and isinstance(next(iter(models.values())), fast_tpe._Model)
+    models = tpe_posterior.MODELS[history.domain]
+    assert len(models) == 1 and isinstance(next(iter(models.values())), tpe_posterior.Model)
 
 
 @pytest.mark.parametrize("q", [None, 0.5])
@@ -372,7 +375,7 @@ def test_mixture_densities_are_hyperopts_to_the_bit(low_high, q):
         samples = rng.uniform(0.2, 3, 24)
         if q is not None:
             samples = np.round(samples / q) * q
-        for theirs, ours in ((tpe.GMM1_lpdf, fast_tpe._gmm1_lpdf), (tpe.LGMM1_lpdf, fast_tpe._lgmm1_lpdf)):
+        for theirs, ours in ((tpe.GMM1_lpdf, tpe_densities.gmm1_lpdf), (tpe.LGMM1_lpdf, tpe_densities.lgmm1_lpdf)):
             expected = theirs(samples, weights, mus, sigmas, low=low, high=high, q=q)
             for _ in range(2):  # the second time in the kept scratch arrays
                 got = ours(samples, weights, mus, sigmas, low=low, high=high, q=q)

@@ -8,7 +8,7 @@ import pytest
 from hyperopt import Trials, fmin, tpe
 
 import resumable_opt
-from resumable_opt import tpe as fast_tpe
+from resumable_opt.tpe.history import HISTORIES
 from searches import SPACES, history, loss_of
 
 
@@ -30,7 +30,7 @@ def test_fast_by_default_and_the_trials_are_fmins(tmp_path, algo):
         loss_of, SPACES["mixed"](), algo, 45, trials=reference, rstate=np.random.default_rng(4), show_progressbar=False
     )
     trials = run(tmp_path, "fast", algo)
-    assert trials in fast_tpe._HISTORIES  # resumable_opt.tpe made the proposals
+    assert trials in HISTORIES  # resumable_opt.tpe made the proposals
     assert history(trials) == history(reference)
     # the checkpoint records the algorithm asked for
     assert resumable_opt.load(tmp_path / "fast.ckpt").algo_name.startswith("hyperopt.tpe.suggest")
@@ -40,7 +40,7 @@ def test_switched_off_by_environment_for_fmin(tmp_path, monkeypatch):
     fast = run(tmp_path, "fast", tpe.suggest)
     monkeypatch.setenv("RESUMABLE_OPT_FAST_TPE", "0")
     off = run(tmp_path, "off", tpe.suggest)
-    assert off not in fast_tpe._HISTORIES
+    assert off not in HISTORIES
     assert history(fast) == history(off)
 
 

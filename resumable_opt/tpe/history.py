@@ -1,0 +1,331 @@
+"""What ``tpe.suggest`` reads from a ``Trials``, kept between calls and brought up to date by what changed."""
+
+from __future__ import annotations
+
+import logging
+import operator
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
+from hyperopt.base import miscs_to_idxs_vals
+from hyperopt.pyll import scope
+
+from .posterior import DEFAULT_LF
+
+logger = logging.getLogger(__name__)
+
+_FLOAT, _INT, _OTHER = 0, 1, 2
+
+
+def _kind(value: Any) -> int:
+    """How ``np.asarray`` would hold a list of such values: float64, int64, or something to ask it about."""
+    kind = type(value)
+    if kind is float or kind is np.float64:
+        return _FLOAT
+    if (kind is int and -(2**63) <= value < 2**63) or kind is np.int64:
+        return _INT
+    return _OTHER
+
+
+class _Growing:
+    """A numpy array that grows at its end in amortised constant time."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.data = np.empty(64, dtype=dtype)
+        self.n = 0
+
+    def append(self, value: Any) -> None:
+        if self.n == len(self.data):
+            self.data = np.concatenate([self.data, np.empty(len(self.data), dtype=self.data.dtype)])
+        self.data[self.n] = value
+        self.n += 1
+
+    def truncate(self, n: int) -> None:
+        self.n = min(self.n, n)
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class _Label:
+    """One label's observations: the slots (positions in ``trials.trials``) of
+    the trials where it is active, ascending, and their values."""
+
+    def __init__(self) -> None:
+        self.slots = _Growing(np.int64)
+        self.floats = _Growing(np.float64)
+        self.ints = _Growing(np.int64)
+        self.kinds = _Growing(np.int8)
+        self.values: list = []
+
+    def append(self, slot: int, value: Any) -> None:
+        kind = _kind(value)
+        self.slots.append(slot)
+        self.kinds.append(kind)
+        self.floats.append(float(value) if kind == _FLOAT else 0.0)
+        self.ints.append(value if kind == _INT else 0)
+        self.values.append(value)
+
+    def truncate(self, n_slots: int) -> None:
+        keep = int(np.searchsorted(self.slots.view(), n_slots))
+        for column in (self.slots, self.floats, self.ints, self.kinds):
+            column.truncate(keep)
+        del self.values[keep:]
+
+    def array(self, positions: np.ndarray) -> np.ndarray:
+        """``np.asarray`` of the values at ``positions``, as ``ap_split_trials`` makes it."""
+        if len(positions) == 0:
+            return np.asarray([])
+        kinds = self.kinds.view()
+        if not kinds.any():
+            return self.floats.view()[positions]
+        if (kinds == _INT).all():
+            return self.ints.view()[positions]
+        values = self.values
+        return np.asarray([values[i] for i in positions])
+
+
+class _Irregular(Exception):
+    """Trials this module's fast path does not follow (hyperopt's loops are used for them)."""
+
+
+class _History:
+    """What ``tpe.suggest`` reads from one ``Trials``, kept in step between calls.
+
+    One slot per document of ``trials.trials``, in its order: the trial id,
+    the loss hyperopt would read (inf when there is none, NaN excluded as
+    hyperopt's ``<=`` excludes it) and, per label, the value.  Each call
+    compares the documents and their result objects with those of the
+    last call, by identity, and rereads only what differs.
+    """
+
+    def __init__(self, labels: list[str]) -> None:
+        self.label_names = labels
+        self.lock = threading.Lock()
+        #: Trial documents (or their results) read so far: the work that grows with the history.
+        self.reads = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.docs: list = []
+        self.results: list = []
+        #: Slots of the trials that were new or running when last read.
+        self.pending: set[int] = set()
+        self.tids = _Growing(np.int64)
+        self.losses = _Growing(np.float64)
+        self.included = _Growing(np.bool_)
+        self.labels = {label: _Label() for label in self.label_names}
+        self.tid_set: set = set()
+        self.irregular = False
+
+    def observations(self, docs: list) -> _Observations:
+        try:
+            if not self.irregular:
+                self._follow(docs)
+                return _FastObservations(self)
+        except _Irregular:
+            self.irregular = True
+        except Exception:
+            self.reset()
+            raise
+        # Unusual trials: read them all, with hyperopt's own loops, every call
+        # (and try the fast path again once they are gone).
+        observations = _ExactObservations(docs, self.label_names)
+        self.reads += len(docs)
+        self.reset()
+        self.irregular = True  # read them this way from now on
+        return observations
+
+    def _follow(self, docs: list) -> None:
+        n_old, n_new = len(self.docs), len(docs)
+        results = list(map(_RESULT, docs))
+        if n_new >= n_old and docs[:n_old] == self.docs:  # C-speed, by identity: trials were only added
+            first_new = n_old
+        else:
+            common = min(n_old, n_new)
+            doc_ids = np.fromiter(map(id, docs[:common]), dtype=np.int64, count=common)
+            old_ids = np.fromiter(map(id, self.docs[:common]), dtype=np.int64, count=common)
+            differ = np.flatnonzero(doc_ids != old_ids)
+            first_new = int(differ[0]) if len(differ) else common
+            self._truncate(first_new)
+        old_results = self.results
+        changed = []
+        # Results come to the trials that were in flight: look at those first...
+        for slot in sorted(self.pending):
+            if results[slot] is not old_results[slot]:
+                changed.append(slot)
+                old_results[slot] = results[slot]
+            if docs[slot].get("state") not in _IN_FLIGHT:
+                self.pending.discard(slot)
+        # ... then make sure no other result was replaced (C-speed when none was).
+        if results[:first_new] != old_results[:first_new]:
+            new_ids = np.fromiter(map(id, results[:first_new]), dtype=np.int64, count=first_new)
+            old_ids = np.fromiter(map(id, old_results[:first_new]), dtype=np.int64, count=first_new)
+            changed.extend(np.flatnonzero(new_ids != old_ids).tolist())
+        losses, included = self.losses.data, self.included.data
+        self.reads += len(changed) + n_new - first_new
+        for slot in changed:
+            loss = _loss(results[slot])
+            losses[slot] = loss
+            included[slot] = loss == loss
+        for slot in range(first_new, n_new):
+            self._append(slot, docs[slot], results[slot])
+        self.docs = list(docs)
+        self.results = results
+
+    def _truncate(self, n: int) -> None:
+        self.pending = {slot for slot in self.pending if slot < n}
+        for tid in self.tids.view()[n:].tolist():
+            self.tid_set.discard(tid)
+        for column in (self.tids, self.losses, self.included):
+            column.truncate(n)
+        for label in self.labels.values():
+            label.truncate(n)
+
+    def _append(self, slot: int, doc: dict, result: dict) -> None:
+        tid = doc["tid"]
+        misc = doc["misc"]
+        if type(tid) is not int or "from_tid" in misc or misc.get("tid") != tid or tid in self.tid_set:
+            raise _Irregular
+        idxs, vals = misc["idxs"], misc["vals"]
+        active = []
+        for name in self.label_names:
+            t_idxs, t_vals = idxs.get(name), vals.get(name)
+            if t_idxs is None or t_vals is None or len(t_idxs) != len(t_vals) or t_idxs not in ([], [tid]):
+                raise _Irregular
+            if t_idxs:
+                active.append((name, t_vals[0]))
+        loss = _loss(result)
+        self.tids.append(tid)
+        self.losses.append(loss)
+        self.included.append(loss == loss)
+        self.tid_set.add(tid)
+        if doc.get("state") in _IN_FLIGHT:
+            self.pending.add(slot)
+        for name, value in active:
+            self.labels[name].append(slot, value)
+
+
+_RESULT = operator.itemgetter("result")
+_IN_FLIGHT = (JOB_STATE_NEW, JOB_STATE_RUNNING)
+
+
+def _loss(result: dict) -> float:
+    loss = result.get("loss")
+    return float("inf") if loss is None else float(loss)
+
+
+class _Observations:
+    """The inputs of hyperopt's split: how many trials, their losses, and per
+    label the (good, bad) observations ``ap_split_trials`` would return."""
+
+    n: int
+
+    def losses(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def max_tid(self) -> int:
+        raise NotImplementedError
+
+    def split(self, gamma: float) -> dict[str, tuple]:
+        raise NotImplementedError
+
+
+def _n_below(gamma: float, n: int) -> int:
+    # ap_split_trials' own expression, with its gamma_cap
+    return min(int(np.ceil(gamma * np.sqrt(n))), DEFAULT_LF)
+
+
+class _FastObservations(_Observations):
+    def __init__(self, history: _History) -> None:
+        self.history = history
+        included = history.included.view()
+        self.all_included = bool(included.all())
+        tids = history.tids.view()
+        self.slots = np.arange(len(tids)) if self.all_included else np.flatnonzero(included)
+        self.in_tid_order = bool((np.diff(tids) > 0).all())
+        if not self.in_tid_order:
+            self.slots = self.slots[np.argsort(tids[self.slots], kind="stable")]
+        self.n = len(self.slots)
+
+    def losses(self) -> np.ndarray:
+        losses = self.history.losses.view()
+        return losses if self.all_included and self.in_tid_order else losses[self.slots]
+
+    def max_tid(self) -> int:
+        return int(self.history.tids.view()[self.slots].max())
+
+    def split(self, gamma: float) -> dict[str, tuple]:
+        history = self.history
+        l_order = np.argsort(self.losses())
+        below = np.zeros(history.tids.n, dtype=bool)
+        below[self.slots[l_order[: _n_below(gamma, self.n)]]] = True
+        included = history.included.view()
+        tids = history.tids.view()
+        splits = {}
+        for name, label in history.labels.items():
+            slots = label.slots.view()
+            positions = np.arange(len(slots))
+            if not self.all_included:
+                positions = positions[included[slots]]
+            if not self.in_tid_order:
+                positions = positions[np.argsort(tids[slots[positions]], kind="stable")]
+            is_below = below[slots[positions]]
+            good = positions[is_below]
+            values = label.values
+            splits[name] = (np.asarray([values[i] for i in good]), label.array(positions[~is_below]))
+        return splits
+
+
+class _ExactObservations(_Observations):
+    """hyperopt's own reading of the trials (its loops, its ``ap_split_trials``), for unusual histories."""
+
+    def __init__(self, docs: list, labels: list[str]) -> None:
+        best_docs: dict = {}
+        best_docs_loss: dict = {}
+        tid_counts: dict = {}
+        for doc in docs:
+            tid = doc["misc"].get("from_tid", doc["tid"])
+            tid_counts[tid] = tid_counts.get(tid, 0) + 1
+            loss = doc["result"].get("loss")
+            loss = float("inf") if loss is None else float(loss)
+            best_docs_loss.setdefault(tid, loss)
+            if loss <= best_docs_loss[tid]:
+                best_docs_loss[tid] = loss
+                best_docs[tid] = doc
+        tid_docs = sorted(best_docs.items())
+        self.loss_list = [best_docs_loss[tid] for tid, doc in tid_docs]
+        self.tid_list, chosen = list(zip(*tid_docs, strict=True)) if tid_docs else ([], [])
+        self.n = len(chosen)
+        self.chosen, self.labels = chosen, labels
+        self.irregular = any(count > 1 for count in tid_counts.values())
+
+    def losses(self) -> np.ndarray:
+        return np.asarray(self.loss_list)
+
+    def max_tid(self) -> int:
+        return max(self.tid_list)
+
+    def split(self, gamma: float) -> dict[str, tuple]:
+        # read only now, as hyperopt reads them only once past the start-up trials
+        obs_idxs, obs_vals = miscs_to_idxs_vals([doc["misc"] for doc in self.chosen], keys=self.labels)
+        split = scope._impls["ap_split_trials"]
+        return {name: split(obs_idxs[name], obs_vals[name], self.tid_list, self.loss_list, gamma) for name in obs_idxs}
+
+
+HISTORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def history_for(trials: Any, labels: list[str]) -> _History:
+    """The kept state for ``trials`` (a new one when the labels differ)."""
+    try:
+        history = HISTORIES.get(trials)
+        if history is None or history.label_names != labels:
+            history = HISTORIES[trials] = _History(labels)
+            logger.debug("resumable_opt.tpe: following a new Trials (labels %s)", ", ".join(labels))
+    except TypeError:  # a Trials that cannot be weakly referenced or hashed: read it all every time
+        history = _History(labels)
+    return history

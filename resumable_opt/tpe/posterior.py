@@ -1,0 +1,155 @@
+"""hyperopt's posterior graph for one domain, compiled once: what ``pyll.rec_eval`` would evaluate, in its order."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import deque
+from typing import Any
+
+import numpy as np
+from hyperopt import tpe as hyperopt_tpe
+from hyperopt.pyll import Apply, Literal, as_apply, dfs, rec_eval, scope
+
+from .densities import gmm1_lpdf, lgmm1_lpdf
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LF = hyperopt_tpe.DEFAULT_LF
+#: hyperopt functions replaced by ours (same numbers, less time).
+VECTORISED = {"GMM1_lpdf": gmm1_lpdf, "LGMM1_lpdf": lgmm1_lpdf}
+
+
+# -- the posterior, compiled once per domain -----------------------------------
+
+
+class _Unsupported(Exception):
+    """The space needs hyperopt's own evaluation of the posterior."""
+
+
+class Model:
+    """hyperopt's posterior graph for one domain, with the order in which
+    ``pyll.rec_eval`` evaluates it worked out once.
+
+    The graph is the one ``hyperopt.tpe.build_posterior_wrapper`` builds.
+    Each label's ``ap_split_trials`` node (the good/bad split of its
+    observations, the expensive part) is given its value from outside; every
+    other node is evaluated by hyperopt's function for it.  ``rec_eval`` visits
+    a graph without ``switch`` nodes in an order fixed by the graph alone, and
+    the split nodes draw nothing, so the draws here come in hyperopt's order.
+    """
+
+    def __init__(self, domain: Any, prior_weight: float, gamma: float, linear_forgetting: int) -> None:
+        observed, observed_loss, posterior = hyperopt_tpe.build_posterior_wrapper(domain, prior_weight, gamma)
+        top = as_apply(posterior)
+        nodes = dfs(top)
+        if linear_forgetting != DEFAULT_LF:
+            _set_linear_forgetting(nodes, linear_forgetting)
+            nodes = dfs(top)
+        self.labels = list(domain.params)
+        self.split_nodes: dict[str, Apply] = {}
+        placeholders = {observed["idxs"], observed["vals"], observed_loss["idxs"], observed_loss["vals"]}
+        for node in nodes:
+            if node.name == "switch":
+                raise _Unsupported("switch in the posterior")
+            if node.name == "ap_split_trials":
+                label = _split_label(node, observed["idxs"])
+                if label is None or label in self.split_nodes:
+                    raise _Unsupported("unexpected split node")
+                self.split_nodes[label] = node
+        if set(self.split_nodes) != set(self.labels):
+            raise _Unsupported("labels without a split node")
+        self.s_new_ids = domain.s_new_ids
+        self.s_rng = domain.s_rng
+        given = {self.s_new_ids, self.s_rng, *self.split_nodes.values()}
+        order = _rec_eval_order(top, given)
+        self.literals = {node: node.obj for node in nodes if isinstance(node, Literal) and node not in given}
+        self.steps = []
+        for node in order:
+            if any(arg in placeholders for arg in node.inputs()):
+                raise _Unsupported("the posterior reads the observations outside the split")
+            fn = VECTORISED.get(node.name) or scope._impls[node.name]
+            self.steps.append((node, fn, list(node.pos_args), list(node.named_args)))
+        self.top = top
+
+    def evaluate(self, fake_ids: list, rng: np.random.Generator, splits: dict[str, tuple]) -> tuple[dict, dict]:
+        """The posterior's ``(idxs, vals)`` for candidates ``fake_ids``, as ``rec_eval`` gives it."""
+        memo: dict[Apply, Any] = dict(self.literals)
+        memo[self.s_new_ids] = fake_ids
+        memo[self.s_rng] = rng
+        for label, node in self.split_nodes.items():
+            memo[node] = splits[label]
+        for node, fn, pos_args, named_args in self.steps:
+            rval = fn(*[memo[arg] for arg in pos_args], **{name: memo[arg] for name, arg in named_args})
+            if isinstance(rval, Apply):  # as rec_eval: an instruction that returns a graph means "evaluate that"
+                rval = rec_eval(rval, memo=memo)
+            memo[node] = rval
+        return memo[self.top]
+
+
+def _rec_eval_order(top: Apply, given: set) -> list[Apply]:
+    """The non-literal nodes ``pyll.rec_eval(top)`` evaluates, in its order, with ``given`` in its memo."""
+    node_inputs: dict[Apply, list] = {}
+    dfs(top, [], seqset=node_inputs)
+    done = set(given)
+    order = []
+    todo = deque([top])
+    while todo:
+        node = todo.pop()
+        if node in done:
+            continue
+        if isinstance(node, Literal):
+            done.add(node)
+            continue
+        waiting_on = [arg for arg in node_inputs[node] if arg not in done]
+        if waiting_on:
+            todo.append(node)
+            todo.extend(waiting_on)
+        else:
+            order.append(node)
+            done.add(node)
+    return order
+
+
+def _split_label(node: Apply, observed_idxs: Apply) -> str | None:
+    """The label whose observations an ``ap_split_trials`` node splits."""
+    first = node.pos_args[0]
+    if first.name == "getitem" and first.pos_args[0] is observed_idxs and isinstance(first.pos_args[1], Literal):
+        return first.pos_args[1].obj
+    return None
+
+
+def _set_linear_forgetting(nodes: list[Apply], lf: int) -> None:
+    """Give hyperopt's forgetting functions ``lf`` where its graph relies on their default of 25."""
+    for node in nodes:
+        if node.name == "adaptive_parzen_normal":
+            named = dict(node.named_args)
+            if "LF" in named:
+                raise _Unsupported("LF already set")
+            node.named_args.append(["LF", as_apply(lf)])
+        elif node.name == "linear_forgetting_weights":
+            node.named_args = [[name, as_apply(lf) if name == "LF" else arg] for name, arg in node.named_args]
+            if len(node.pos_args) > 1:
+                raise _Unsupported("LF given by position")
+
+
+MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_UNSUPPORTED = object()
+
+
+def model_for(domain: Any, prior_weight: float, gamma: float, linear_forgetting: int) -> Model | None:
+    """The compiled posterior for ``domain`` (kept with the domain), or None to use hyperopt's suggest."""
+    try:
+        per_domain = MODELS.setdefault(domain, {})
+    except TypeError:  # a domain that cannot be weakly referenced or hashed: compile it every time
+        per_domain = {}
+    key = (prior_weight, type(prior_weight), gamma, type(gamma), linear_forgetting)
+    model = per_domain.get(key)
+    if model is None:
+        try:
+            model = Model(domain, prior_weight, gamma, linear_forgetting)
+        except _Unsupported as why:
+            logger.debug("resumable_opt.tpe: hyperopt's own TPE for this space (%s)", why)
+            model = _UNSUPPORTED
+        per_domain[key] = model
+    return None if model is _UNSUPPORTED else model
