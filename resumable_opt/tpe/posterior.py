@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from hyperopt import tpe as hyperopt_tpe
 from hyperopt.pyll import Apply, Literal, as_apply, dfs, rec_eval, scope
 
+from . import choice
 from .densities import gmm1_lpdf, lgmm1_lpdf
 
 logger = logging.getLogger(__name__)
@@ -64,11 +66,12 @@ class Model:
         given = {self.s_new_ids, self.s_rng, *self.split_nodes.values()}
         order = _rec_eval_order(top, given)
         self.literals = {node: node.obj for node in nodes if isinstance(node, Literal) and node not in given}
+        replaced = _deferred_choices(nodes)
         self.steps = []
         for node in order:
             if any(arg in placeholders for arg in node.inputs()):
                 raise _Unsupported("the posterior reads the observations outside the split")
-            fn = VECTORISED.get(node.name) or scope._impls[node.name]
+            fn = replaced.get(node) or VECTORISED.get(node.name) or scope._impls[node.name]
             self.steps.append((node, fn, list(node.pos_args), list(node.named_args)))
         self.top = top
 
@@ -109,6 +112,29 @@ def _rec_eval_order(top: Apply, given: set) -> list[Apply]:
             order.append(node)
             done.add(node)
     return order
+
+
+def _deferred_choices(nodes: list[Apply]) -> dict[Apply, Callable]:
+    """The functions that let ``choice.broadcast_best`` pick a candidate from bounds on the densities:
+    for each ``broadcast_best`` node whose two densities feed nothing else, itself and its densities."""
+    consumers: dict[Apply, list[Apply]] = {}
+    for node in nodes:
+        for arg in node.inputs():
+            consumers.setdefault(arg, []).append(node)
+    replaced: dict[Apply, Callable] = {}
+    for node in nodes:
+        if node.name != "broadcast_best" or len(node.pos_args) != 3 or node.named_args:
+            continue
+        samples, below, above = node.pos_args
+        densities = (below, above)
+        if below is above or any(d.name not in VECTORISED or d.pos_args[:1] != [samples] for d in densities):
+            continue
+        if any(consumers.get(d) != [node] for d in densities):
+            continue
+        replaced[node] = choice.broadcast_best
+        for density in densities:
+            replaced[density] = choice.deferred(VECTORISED[density.name], log_space=density.name == "LGMM1_lpdf")
+    return replaced
 
 
 def _split_label(node: Apply, observed_idxs: Apply) -> str | None:

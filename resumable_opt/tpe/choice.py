@@ -1,0 +1,307 @@
+"""Which candidate hyperopt's TPE keeps, found without computing every density exactly.
+
+For each hyperparameter, hyperopt's TPE draws ``n_EI_candidates`` candidates
+from the mixture of the good trials, computes each candidate's log density
+under that mixture (``below``, at most 26 components) and under the mixture
+of all the other trials (``above``, one component per trial: the cost that
+grows with the history), and keeps the candidate with the largest
+``below - above`` (``broadcast_best``: ``np.argmax``, the first one on a tie).
+Nothing else of the densities is used.
+
+Here :func:`broadcast_best` receives the two densities unevaluated
+(:class:`Deferred`), computes ``below`` exactly and only *bounds* ``above``:
+
+* the components within 5 (then, if need be, 8) of their sigmas of a candidate (of its
+  interval, for a quantised parameter) are summed; every other component
+  adds at most its peak times e**-32 (its mass times 6.2e-16, quantised),
+  so their total bounds the rest from above;
+* both bounds are widened by far more than the rounding errors of
+  hyperopt's float computation and of this one can amount to: a relative
+  1e-9 of the sum, and, for the quantised densities (hyperopt adds up
+  differences of CDFs, each with an absolute rounding error), an absolute
+  ``(16 + 2 n) * eps * sum(weights)``.
+
+When the best candidate's lowest possible score is above every other
+candidate's highest possible one, it is the one hyperopt's computation picks.
+Otherwise (a near tie, or inputs these bounds do not cover) both densities
+are computed exactly, with hyperopt's own operations (``densities``), and
+``np.argmax`` decides as in hyperopt.  Either way the proposal is
+hyperopt's, bit for bit.  Equal candidates (a quantised parameter draws the
+same value often) have equal scores in hyperopt, so they are compared once,
+as the first of them.
+
+Terms that are the same for every candidate (the truncation normaliser
+``p_accept``) shift all scores alike and are left out of the bounds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hyperopt import tpe as hyperopt_tpe
+from hyperopt.pyll import scope
+from scipy.special import erf, erfc  # type: ignore[import-untyped]
+
+#: Components farther than this many of their sigmas from a candidate are only bounded: the
+#: bounds are tried with the first reach, and with the second when the first could not tell.
+REACHES = (5.0, 8.0)
+_RELATIVE = 1e-9
+_EPS = float(np.finfo(np.float64).eps)
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+#: How many choices the bounds decided and how many needed the exact densities (for benchmarks and tests).
+counts = {"bounded": 0, "exact": 0}
+
+_hyperopt_broadcast_best = scope._impls["broadcast_best"]
+_created = itertools.count()
+
+
+class Deferred:
+    """A density node's call (``GMM1_lpdf`` or ``LGMM1_lpdf``), made only if its values are needed."""
+
+    __slots__ = ("function", "log_space", "args", "kwargs", "order", "_value")
+
+    def __init__(self, function: Callable, log_space: bool, args: tuple, kwargs: dict) -> None:
+        self.function, self.log_space, self.args, self.kwargs = function, log_space, args, kwargs
+        self.order = next(_created)  # the graph's evaluation order, kept for the exact path
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if self._value is None:
+            self._value = self.function(*self.args, **self.kwargs)
+        return self._value
+
+
+def deferred(function: Callable, log_space: bool) -> Callable:
+    """A graph function that returns ``function``'s call as a :class:`Deferred`."""
+
+    def defer(*args: Any, **kwargs: Any) -> Deferred:
+        return Deferred(function, log_space, args, kwargs)
+
+    return defer
+
+
+def broadcast_best(samples: Any, below: Any, above: Any) -> list:
+    """hyperopt's ``broadcast_best(samples, below_llik, above_llik)``, the same list, with deferred densities."""
+    if len(samples):  # (an inactive branch's label has no samples: nothing to choose)
+        best = _bounded_argmax(samples, below, above) if isinstance(below, Deferred) else None
+        if best is not None:
+            counts["bounded"] += 1
+            return [samples[best]] * len(samples)
+        counts["exact"] += 1
+    lliks = [below, above]
+    for llik in sorted((x for x in lliks if isinstance(x, Deferred)), key=lambda x: x.order):
+        llik()  # in the graph's order, so that an error is the one hyperopt raises first
+    below, above = (x() if isinstance(x, Deferred) else x for x in lliks)
+    return _hyperopt_broadcast_best(samples, below, above)
+
+
+def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
+    """The index ``np.argmax(below - above)`` gives in hyperopt, or None when the bounds cannot tell."""
+    if not isinstance(above, Deferred) or not isinstance(samples, np.ndarray) or samples.dtype != np.float64:
+        return None
+    if samples.ndim != 1 or not np.isfinite(samples).all():
+        return None
+    mixture = _Mixture.at(samples, above)
+    if mixture is None:
+        return None
+    below_values = below()
+    if not isinstance(below_values, np.ndarray) or below_values.shape != samples.shape:
+        return None
+    if below_values.dtype != np.float64 or not np.isfinite(below_values).all():
+        return None
+    _, first = np.unique(samples.view(np.int64), return_index=True)  # equal bits, equal scores
+    if len(first) == 1:
+        return int(first[0])
+    below_values = below_values[first]
+    for reach in REACHES:
+        above_low, above_high = mixture.bounds(reach)
+        lowest = below_values - above_high[first]
+        winner = int(np.argmax(lowest))
+        if lowest[winner] > np.delete(below_values - above_low[first], winner).max():
+            return int(first[winner])
+    return None
+
+
+def _arguments(samples, weights, mus, sigmas, low=None, high=None, q=None):  # noqa: ANN001, ANN202
+    return samples, weights, mus, sigmas, low, high, q
+
+
+def above_bounds(samples: np.ndarray, density: Deferred, reach: float = REACHES[-1]) -> tuple | None:
+    """Lower and upper bounds, per sample, on the log density ``density`` holds (up to a term
+    common to all samples), wide enough to hold the float value hyperopt computes for it; None
+    for inputs outside what the bounds cover."""
+    mixture = _Mixture.at(samples, density)
+    return None if mixture is None else mixture.bounds(reach)
+
+
+class _Mixture:
+    """A mixture's arguments to ``GMM1_lpdf``/``LGMM1_lpdf``, checked, and where the samples read it."""
+
+    def __init__(self, weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, q: Any, interval: tuple) -> None:
+        self.weights, self.mus, self.sigmas, self.q = weights, mus, sigmas, q
+        self.u_low, self.u_high, self.log_scale = interval
+
+    @classmethod
+    def at(cls, samples: np.ndarray, density: Deferred) -> _Mixture | None:
+        """The mixture of ``density`` at ``samples``; None for arguments the bounds do not cover
+        (hyperopt's exact computation then has its say, errors included)."""
+        try:
+            _, weights, mus, sigmas, low, high, q = _arguments(*density.args, **density.kwargs)
+        except TypeError:
+            return None
+        weights, mus, sigmas = (np.asarray(x) for x in (weights, mus, sigmas))
+        if any(x.dtype != np.float64 or x.ndim != 1 or len(x) != len(weights) for x in (weights, mus, sigmas)):
+            return None
+        if not len(weights) or not np.isfinite(weights).all() or not np.isfinite(mus).all():
+            return None
+        if not np.isfinite(sigmas).all() or weights.min() < 0 or not weights.sum() > 0:
+            return None
+        if sigmas.min() < hyperopt_tpe.EPS:
+            return None
+        if (low is None) != (high is None) or not all(_finite_number(x) for x in (low, high, q) if x is not None):
+            return None
+        if q is not None and not q > 0:
+            return None
+        if (np.diff(mus) < 0).any():
+            order = np.argsort(mus, kind="stable")
+            weights, mus, sigmas = weights[order], mus[order], sigmas[order]
+        interval = _interval(samples, density.log_space, low, high, q)
+        return None if interval is None else cls(weights, mus, sigmas, q, interval)
+
+    def bounds(self, reach: float) -> tuple[np.ndarray, np.ndarray]:
+        near = _Near(self.mus, self.sigmas, self.u_low, self.u_high, reach)
+        if self.q is None:
+            return _density_bounds(self, near, reach)
+        return _mass_bounds(self, near, reach)
+
+
+def _finite_number(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _interval(samples: np.ndarray, log_space: bool, low: Any, high: Any, q: Any) -> tuple | None:
+    """Where each sample's density is read, in the space where the components are normal
+    (the log for ``LGMM1``): a point, or with ``q`` the interval hyperopt integrates over; and
+    the log of the factor the point density carries (1/x for a log-normal)."""
+    if q is None:
+        if not log_space:
+            return samples, samples, None
+        if samples.min() <= 0:
+            return None
+        u = np.log(samples)
+        return u, u, -u
+    # hyperopt's own bounds, with its own operations (GMM1_lpdf, LGMM1_lpdf, lognormal_cdf)
+    if log_space:
+        upper = samples + q / 2 if high is None else np.minimum(samples + q / 2, np.exp(high))
+        lower = samples - q / 2 if low is None else np.maximum(samples - q / 2, np.exp(low))
+        lower = np.maximum(0, lower)
+        if upper.min() < 0:
+            return None
+        upper, lower = np.log(np.maximum(upper, hyperopt_tpe.EPS)), np.log(np.maximum(lower, hyperopt_tpe.EPS))
+    else:
+        upper = samples + q / 2.0 if high is None else np.minimum(samples + q / 2.0, high)
+        lower = samples - q / 2.0 if low is None else np.maximum(samples - q / 2.0, low)
+    if not (np.isfinite(lower).all() and np.isfinite(upper).all() and (upper >= lower).all()):
+        return None
+    return lower, upper, None
+
+
+class _Near:
+    """For each sample, the components that may lie within ``reach`` of their sigmas of it.
+
+    Components whose sigma is at most ``tau`` ("narrow") are found by a window of ``reach * tau``
+    around the sample in the sorted means; the few wider ones are taken for every sample.
+    ``tau`` is chosen, among a few quantiles of the sigmas, for the fewest pairs.
+    :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is
+    its sample's window, padded with the next components (evaluated exactly too, which only
+    tightens the bounds) or past the last one with a component of no mass, then the wide ones.
+    """
+
+    def __init__(
+        self, mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float
+    ) -> None:
+        tau = _threshold(mus, sigmas, u_low, u_high, reach)
+        self.narrow = sigmas <= tau
+        self.wide = np.flatnonzero(~self.narrow)
+        narrow_mus = mus[self.narrow]
+        self.first = np.searchsorted(narrow_mus, u_low - reach * tau, "left")
+        self.width = max(1, int((np.searchsorted(narrow_mus, u_high + reach * tau, "right") - self.first).max()))
+
+    def take(self, values: np.ndarray, nothing: float) -> np.ndarray:
+        """``values`` (one per component) at each sample's components; ``nothing`` for the padding."""
+        narrow = np.concatenate([values[self.narrow], np.full(self.width, nothing)])
+        windows = np.lib.stride_tricks.sliding_window_view(narrow, self.width)[self.first]
+        if not len(self.wide):
+            return windows
+        return np.concatenate([windows, np.broadcast_to(values[self.wide], (len(self.first), len(self.wide)))], axis=1)
+
+
+def _threshold(mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
+    n = len(sigmas)
+    kth = sorted({n // 2, (3 * n) // 4, (15 * n) // 16, max(0, n - 33), n - 1})
+    best_tau, best_cost = float(sigmas.max()), math.inf
+    for tau in np.unique(np.partition(sigmas, kth)[kth]):
+        window = np.searchsorted(mus, u_high + reach * tau, "right") - np.searchsorted(mus, u_low - reach * tau, "left")
+        cost = int(window.sum()) + len(u_low) * int(np.count_nonzero(sigmas > tau))
+        if cost < best_cost:
+            best_tau, best_cost = float(tau), cost
+    return best_tau
+
+
+def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on ``log sum_j w_j N(u; mu_j, sigma_j)`` (times the sample's factor ``exp(log_scale)``)."""
+    weights, mus, sigmas, u, log_scale = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.log_scale
+    with np.errstate(divide="ignore"):
+        log_peak = np.log(weights) - np.log(sigmas * _SQRT_2PI)
+    z = (u[:, None] - near.take(mus, np.inf)) / near.take(sigmas, 1.0)
+    terms = near.take(log_peak, -np.inf) - 0.5 * z * z
+    top = terms.max(axis=1, initial=-np.inf)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    # exp of a term below -700 of the largest is slow (it underflows) and far below the margins
+    small = np.maximum(np.subtract(terms, shift[:, None], out=terms), -700.0, out=terms)
+    with np.errstate(divide="ignore"):
+        inside = np.where(np.isfinite(top), np.log(np.exp(small, out=small).sum(axis=1)) + shift, -np.inf)
+    # hyperopt's float terms may exceed the exact ones by their rounding: 1e-6 covers it many times over
+    outside = math.exp(-reach * reach / 2) * float(np.exp(log_peak[near.narrow]).sum()) * (1 + 1e-6)
+    far = math.log(outside) if outside > 0 else -math.inf
+    if log_scale is not None:
+        inside = inside + log_scale
+        far = far + log_scale
+    largest_peak = float(np.abs(log_peak[weights > 0]).max())
+    slack = _RELATIVE * (4 + np.abs(np.where(np.isfinite(inside), inside, 0.0)) + largest_peak)
+    return inside - slack, np.logaddexp(inside, far) + slack
+
+
+def _mass_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on ``log sum_j w_j P(u_low <= N(mu_j, sigma_j) <= u_high)``, hyperopt's ``prob``."""
+    weights, mus, sigmas, u_low, u_high = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.u_high
+    bottom = near.take(np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS), 1.0)
+    centre = near.take(mus, np.inf)
+    mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
+    inside = (near.take(weights, 0.0) * mass).sum(axis=1)
+    outside = 0.5 * math.erfc(reach / math.sqrt(2)) * float(weights[near.narrow].sum())
+    rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
+    with np.errstate(divide="ignore"):
+        low = np.log(np.maximum(inside * (1 - _RELATIVE) - rounding, 0.0))
+        high = np.log((inside + outside) * (1 + _RELATIVE) + rounding)
+    return low, high
+
+
+def _interval_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(erf(b) - erf(a)) / 2`` for ``a <= b``, without the cancellation in the tails."""
+    flip = b <= 0  # the mirror image, so that the interval is never wholly left of 0
+    a, b = np.where(flip, -b, a), np.where(flip, -a, b)
+    mass = np.empty_like(a)
+    tail = a >= 0
+    mass[tail] = erfc(a[tail]) - erfc(b[tail])
+    middle = ~tail
+    mass[middle] = erf(b[middle]) + erf(-a[middle])
+    return 0.5 * mass

@@ -1,0 +1,158 @@
+"""The candidate choice from bounds (resumable_opt.tpe.choice) is hyperopt's choice.
+
+The guarantee rests on one property: the bounds on the bad trials' log
+density always hold the float value hyperopt computes.  It is checked here
+directly, on mixtures built by hyperopt's own Parzen estimator from
+observations with clusters, ties and outliers, at candidates inside, at the
+edges and far outside them, for the four densities; then end to end, on long
+histories, where proposals are compared with hyperopt's bit for bit and most
+choices must come from the bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, base, hp, rand, tpe
+
+from resumable_opt import tpe as fast_tpe
+from resumable_opt.tpe import choice
+from resumable_opt.tpe.densities import gmm1_lpdf, lgmm1_lpdf
+from test_tpe_exact import exact
+
+
+def observations(rng: np.random.Generator, n: int, low: float, high: float) -> np.ndarray:
+    """Values as a search leaves them: a cluster near a good region, a spread, exact repeats, an outlier."""
+    spread = rng.uniform(low, high, n)
+    cluster = np.clip(rng.normal(low + 0.3 * (high - low), 0.01 * (high - low), n), low, high)
+    values = np.where(rng.random(n) < 0.5, cluster, spread)
+    values[rng.random(n) < 0.1] = values[0]  # ties
+    values[-1] = high
+    return values
+
+
+def hyperopt_value(log_space: bool, samples, weights, mus, sigmas, low, high, q) -> np.ndarray:
+    """hyperopt's log density, plus the term common to all samples that the bounds leave out."""
+    lpdf = tpe.LGMM1_lpdf if log_space else tpe.GMM1_lpdf
+    value = lpdf(samples, weights, mus, sigmas, low=low, high=high, q=q)
+    if low is not None and (q is not None or not log_space):
+        p_accept = np.sum(weights * (tpe.normal_cdf(high, mus, sigmas) - tpe.normal_cdf(low, mus, sigmas)))
+        value = value + np.log(p_accept)
+    return value
+
+
+CASES = [  # (log space, q, bounded)
+    (False, None, False),
+    (False, None, True),
+    (False, 0.5, True),
+    (False, 2.0, False),
+    (True, None, False),
+    (True, None, True),
+    (True, 1.0, True),
+]
+
+
+@pytest.mark.parametrize("log_space, q, bounded", CASES)
+def test_the_bounds_hold_hyperopts_float_value(log_space, q, bounded):
+    rng = np.random.default_rng(7)
+    low, high = (-2.0, 3.0) if bounded else (None, None)
+    checked = 0
+    for n in (1, 2, 30, 300) + (() if q is not None else (3000,)):
+        for trial in range(4):
+            lo_u, hi_u = (-2.0, 3.0)
+            obs = observations(rng, n, lo_u, hi_u)
+            prior_sigma = (hi_u - lo_u) * (0.3 + trial)
+            weights, mus, sigmas = tpe.adaptive_parzen_normal(obs, 1.0, 0.5, prior_sigma)
+            inside = obs[rng.integers(n, size=16)] + rng.normal(0, 0.05, 16)
+            outside = np.array([lo_u - 5, hi_u + 7, lo_u - 40, hi_u + 60])
+            samples = np.concatenate([inside, outside, [mus[0], mus[-1], lo_u, hi_u]])
+            if log_space:
+                samples = np.exp(samples)
+            if bounded:
+                samples = np.clip(samples, np.exp(low) if log_space else low, np.exp(high) if log_space else high)
+            if q is not None:
+                samples = np.round(samples / q) * q
+                if log_space:
+                    samples = np.maximum(samples, q)
+            expected = hyperopt_value(log_space, samples, weights, mus, sigmas, low, high, q)
+            density = choice.Deferred(
+                lgmm1_lpdf if log_space else gmm1_lpdf,
+                log_space,
+                (samples, weights, mus, sigmas),
+                {"low": low, "high": high, "q": q},
+            )
+            for reach in choice.REACHES:
+                bounds = choice.above_bounds(samples, density, reach)
+                assert bounds is not None
+                lower, upper = bounds
+                finite = np.isfinite(expected)
+                assert (lower[finite] <= expected[finite]).all(), (n, reach, (expected - lower)[finite].min())
+                assert (expected[finite] <= upper[finite]).all(), (n, reach, (upper - expected)[finite].min())
+                assert (lower[~finite] == -np.inf).all()  # a density hyperopt finds 0 is never bounded above 0
+                checked += int(finite.sum())
+    assert checked > 300
+
+
+def test_a_tie_is_left_to_hyperopts_exact_computation():
+    """Two candidates at mirror points of symmetric mixtures score the same in exact arithmetic:
+    no bounds can part them, so the exact densities decide, as in hyperopt."""
+    weights, mus, sigmas = np.array([0.5, 0.5]), np.array([-1.0, 1.0]), np.array([0.7, 0.7])
+    samples = np.array([-0.3, 0.3, -1.0])  # -1.0 sits on a bad trial: out of the running
+    below = choice.Deferred(gmm1_lpdf, False, (samples, np.array([1.0]), np.array([0.0]), np.array([2.0])), {})
+    above = choice.Deferred(gmm1_lpdf, False, (samples, weights, mus, sigmas), {})
+    before = dict(choice.counts)
+    picked = choice.broadcast_best(samples, below, above)
+    assert choice.counts["exact"] == before["exact"] + 1
+    scores = tpe.GMM1_lpdf(samples, [1.0], [0.0], [2.0]) - tpe.GMM1_lpdf(samples, weights, mus, sigmas)
+    assert picked == [samples[int(np.argmax(scores))]] * 3 and picked[0] != -1.0
+
+
+def test_a_clear_winner_is_decided_by_the_bounds():
+    weights, mus, sigmas = np.array([0.5, 0.5]), np.array([-1.0, 1.0]), np.array([0.7, 0.7])
+    samples = np.array([-0.3, 0.3, 2.5])  # 2.5 is far from the bad trials
+    below = choice.Deferred(gmm1_lpdf, False, (samples, np.array([1.0]), np.array([0.0]), np.array([2.0])), {})
+    above = choice.Deferred(gmm1_lpdf, False, (samples, weights, mus, sigmas), {})
+    before = dict(choice.counts)
+    assert choice.broadcast_best(samples, below, above) == [2.5, 2.5, 2.5]
+    assert choice.counts["bounded"] == before["bounded"] + 1
+
+
+SPACE = {
+    "u": hp.uniform("u", -5, 5),
+    "lu": hp.loguniform("lu", -3, 2),
+    "qu": hp.quniform("qu", 0, 20, 0.5),
+    "n": hp.normal("n", 0, 2),
+    "ln": hp.lognormal("ln", 0, 0.5),
+    "qlu": hp.qloguniform("qlu", 0, 4, 1),
+    "c": hp.choice("c", ["a", "b", "c"]),
+}
+
+
+def long_history(n: int, seed: int) -> tuple[base.Domain, Trials]:
+    domain = base.Domain(lambda p: 0.0, SPACE)
+    trials = Trials()
+    docs = rand.suggest(list(range(n)), domain, trials, seed)
+    rng = np.random.default_rng(seed)
+    for doc in docs:
+        vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+        loss = (vals["u"] - 1) ** 2 + abs(np.log(vals["lu"])) + abs(vals["qu"] - 7) / 10 + rng.normal(0, 0.1)
+        doc["state"] = JOB_STATE_DONE
+        doc["result"] = {"status": STATUS_OK, "loss": float(loss)}
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    return domain, trials
+
+
+def test_on_a_long_history_the_proposals_are_hyperopts_and_the_bounds_decide():
+    domain, trials = long_history(1500, 3)
+    before = dict(choice.counts)
+    for seed in range(12):
+        new_id = [len(trials)]
+        theirs = tpe.suggest(new_id, domain, trials, seed)
+        ours = fast_tpe.suggest(new_id, domain, trials, seed)
+        assert [exact(d) for d in ours] == [exact(d) for d in theirs], seed
+    bounded = choice.counts["bounded"] - before["bounded"]
+    exact_choices = choice.counts["exact"] - before["exact"]
+    # six continuous labels per proposal (the categorical one is hyperopt's own computation)
+    assert bounded + exact_choices == 12 * 6
+    assert bounded >= 12 * 6 * 0.9, (bounded, exact_choices)
