@@ -46,6 +46,8 @@ from hyperopt import tpe as hyperopt_tpe
 from hyperopt.pyll import scope
 from scipy.special import erf, erfc  # type: ignore[import-untyped]
 
+from .densities import scratch
+
 #: Components farther than this many of their sigmas from a candidate are only bounded: the
 #: bounds are tried with the first reach, and with the second when the first could not tell.
 REACHES = (5.0, 8.0)
@@ -219,7 +221,7 @@ class _Near:
 
     Components whose sigma is at most ``tau`` ("narrow") are found by a window of ``reach * tau``
     around the sample in the sorted means; the few wider ones are taken for every sample.
-    ``tau`` is chosen, among a few quantiles of the sigmas, for the fewest pairs.
+    ``tau`` is chosen by :func:`_threshold`.
     :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is
     its sample's window, padded with the next components (evaluated exactly too, which only
     tightens the bounds) or past the last one with a component of no mass, then the wide ones.
@@ -235,24 +237,27 @@ class _Near:
         self.first = np.searchsorted(narrow_mus, u_low - reach * tau, "left")
         self.width = max(1, int((np.searchsorted(narrow_mus, u_high + reach * tau, "right") - self.first).max()))
 
-    def take(self, values: np.ndarray, nothing: float) -> np.ndarray:
-        """``values`` (one per component) at each sample's components; ``nothing`` for the padding."""
+    def take(self, values: np.ndarray, nothing: float, which: int) -> np.ndarray:
+        """``values`` (one per component) at each sample's components, ``nothing`` for the padding,
+        in scratch array ``which`` (kept between calls: fresh arrays of this size cost page faults)."""
         narrow = np.concatenate([values[self.narrow], np.full(self.width, nothing)])
-        windows = np.lib.stride_tricks.sliding_window_view(narrow, self.width)[self.first]
-        if not len(self.wide):
-            return windows
-        return np.concatenate([windows, np.broadcast_to(values[self.wide], (len(self.first), len(self.wide)))], axis=1)
+        out = scratch(which, (len(self.first), self.width + len(self.wide)))
+        out[:, : self.width] = np.lib.stride_tricks.sliding_window_view(narrow, self.width)[self.first]
+        out[:, self.width :] = values[self.wide]
+        return out
 
 
 def _threshold(mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
-    n = len(sigmas)
-    kth = sorted({n // 2, (3 * n) // 4, (15 * n) // 16, max(0, n - 33), n - 1})
+    """The sigma below which components are found by windows, whichever of a few makes fewest pairs:
+    twice the smallest (on long histories most sigmas are hyperopt's floor, prior_sigma / 100), about
+    the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest."""
+    sample = np.sort(sigmas[:: max(1, len(sigmas) // 256)])
     best_tau, best_cost = float(sigmas.max()), math.inf
-    for tau in np.unique(np.partition(sigmas, kth)[kth]):
+    for tau in (2 * float(sigmas.min()), float(sample[int(0.97 * (len(sample) - 1))]), best_tau):
         window = np.searchsorted(mus, u_high + reach * tau, "right") - np.searchsorted(mus, u_low - reach * tau, "left")
         cost = int(window.sum()) + len(u_low) * int(np.count_nonzero(sigmas > tau))
         if cost < best_cost:
-            best_tau, best_cost = float(tau), cost
+            best_tau, best_cost = tau, cost
     return best_tau
 
 
@@ -261,14 +266,18 @@ def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.nd
     weights, mus, sigmas, u, log_scale = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.log_scale
     with np.errstate(divide="ignore"):
         log_peak = np.log(weights) - np.log(sigmas * _SQRT_2PI)
-    z = (u[:, None] - near.take(mus, np.inf)) / near.take(sigmas, 1.0)
-    terms = near.take(log_peak, -np.inf) - 0.5 * z * z
+    terms = near.take(mus, np.inf, 2)
+    np.subtract(u[:, None], terms, out=terms)
+    np.divide(terms, near.take(sigmas, 1.0, 3), out=terms)
+    np.square(terms, out=terms)
+    np.multiply(terms, -0.5, out=terms)
+    np.add(terms, near.take(log_peak, -np.inf, 3), out=terms)
     top = terms.max(axis=1, initial=-np.inf)
     shift = np.where(np.isfinite(top), top, 0.0)
     # exp of a term below -700 of the largest is slow (it underflows) and far below the margins
-    small = np.maximum(np.subtract(terms, shift[:, None], out=terms), -700.0, out=terms)
+    np.maximum(np.subtract(terms, shift[:, None], out=terms), -700.0, out=terms)
     with np.errstate(divide="ignore"):
-        inside = np.where(np.isfinite(top), np.log(np.exp(small, out=small).sum(axis=1)) + shift, -np.inf)
+        inside = np.where(np.isfinite(top), np.log(np.exp(terms, out=terms).sum(axis=1)) + shift, -np.inf)
     # hyperopt's float terms may exceed the exact ones by their rounding: 1e-6 covers it many times over
     outside = math.exp(-reach * reach / 2) * float(np.exp(log_peak[near.narrow]).sum()) * (1 + 1e-6)
     far = math.log(outside) if outside > 0 else -math.inf
@@ -283,10 +292,10 @@ def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.nd
 def _mass_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on ``log sum_j w_j P(u_low <= N(mu_j, sigma_j) <= u_high)``, hyperopt's ``prob``."""
     weights, mus, sigmas, u_low, u_high = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.u_high
-    bottom = near.take(np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS), 1.0)
-    centre = near.take(mus, np.inf)
+    bottom = near.take(np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS), 1.0, 2)
+    centre = near.take(mus, np.inf, 3)
     mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
-    inside = (near.take(weights, 0.0) * mass).sum(axis=1)
+    inside = (near.take(weights, 0.0, 2) * mass).sum(axis=1)
     outside = 0.5 * math.erfc(reach / math.sqrt(2)) * float(weights[near.narrow].sum())
     rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
     with np.errstate(divide="ignore"):

@@ -35,7 +35,7 @@ def gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     else:
         p_accept = np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
     if q is None:
-        mahal = np.subtract(samples[:, None], mus, out=_buffer(0, (len(samples), len(mus))))
+        mahal = np.subtract(samples[:, None], mus, out=scratch(0, (len(samples), len(mus))))
         np.divide(mahal, np.maximum(sigmas, hyperopt_tpe.EPS), out=mahal)
         np.square(mahal, out=mahal)
         Z = np.sqrt(2 * np.pi * sigmas**2)
@@ -74,10 +74,10 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
         sigma = np.maximum(sigmas, hyperopt_tpe.EPS)
         x = samples[:, None]
         shape = (len(samples), len(mus))
-        log_z = np.multiply(sigma, x, out=_buffer(0, shape))
+        log_z = np.multiply(sigma, x, out=scratch(0, shape))
         np.multiply(log_z, np.sqrt(2 * np.pi), out=log_z)
         np.log(log_z, out=log_z)
-        e = np.subtract(np.log(x), mus, out=_buffer(1, shape))
+        e = np.subtract(np.log(x), mus, out=scratch(1, shape))
         np.divide(e, sigma, out=e)
         np.square(e, out=e)
         np.multiply(0.5, e, out=e)
@@ -113,7 +113,7 @@ def _logsum_rows(x: np.ndarray) -> np.ndarray:
 _BUFFERS = threading.local()
 
 
-def _buffer(which: int, shape: tuple[int, int]) -> np.ndarray:
+def scratch(which: int, shape: tuple[int, int]) -> np.ndarray:
     """A scratch array of ``shape`` kept between calls (a fresh one of this size
     costs page faults on every call), one set per thread."""
     buffers = getattr(_BUFFERS, "arrays", None)
