@@ -52,6 +52,8 @@ from .densities import scratch
 #: bounds are tried with the first reach, and with the second when the first could not tell.
 REACHES = (5.0, 8.0)
 _RELATIVE = 1e-9
+#: The bands of distance (in units of the reach) the left-out components are counted in.
+_BANDS = (1.0, 1.25, 1.5, 2.0, 3.0)
 _EPS = float(np.finfo(np.float64).eps)
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -233,9 +235,31 @@ class _Near:
         tau = _threshold(mus, sigmas, u_low, u_high, reach)
         self.narrow = sigmas <= tau
         self.wide = np.flatnonzero(~self.narrow)
-        narrow_mus = mus[self.narrow]
-        self.first = np.searchsorted(narrow_mus, u_low - reach * tau, "left")
-        self.width = max(1, int((np.searchsorted(narrow_mus, u_high + reach * tau, "right") - self.first).max()))
+        self.narrow_mus = mus[self.narrow]
+        self.tau, self.reach, self.u_low, self.u_high = tau, reach, u_low, u_high
+        self.first = np.searchsorted(self.narrow_mus, u_low - reach * tau, "left")
+        self.width = max(1, int((np.searchsorted(self.narrow_mus, u_high + reach * tau, "right") - self.first).max()))
+
+    def beyond(self, values: np.ndarray, tail: Callable[[float], float]) -> np.ndarray:
+        """Per sample, an upper bound on ``sum_j values_j * tail(d_j)`` over the narrow components
+        outside its window, ``d_j`` (at least ``reach``) being their distance in their own sigmas
+        and ``tail`` decreasing: the components are counted in bands of distance, each at its
+        nearest edge, from prefix sums (their rounding covered by a margin)."""
+        narrow = values[self.narrow]
+        total = np.concatenate([[0.0], np.cumsum(narrow)])
+        bound = np.zeros(len(self.u_low))
+        edges = [self.reach * f for f in _BANDS]
+        left = right = None
+        for edge, next_edge in zip(edges, edges[1:] + [math.inf], strict=True):
+            if left is None:
+                left = np.searchsorted(self.narrow_mus, self.u_low - edge * self.tau, "left")
+                right = np.searchsorted(self.narrow_mus, self.u_high + edge * self.tau, "right")
+            next_left = np.searchsorted(self.narrow_mus, self.u_low - next_edge * self.tau, "left")
+            next_right = np.searchsorted(self.narrow_mus, self.u_high + next_edge * self.tau, "right")
+            band = total[left] - total[next_left] + total[next_right] - total[right]
+            bound += tail(edge) * band
+            left, right = next_left, next_right
+        return bound + tail(self.reach) * 8 * len(_BANDS) * _EPS * total[-1]
 
     def take(self, values: np.ndarray, nothing: float, which: int) -> np.ndarray:
         """``values`` (one per component) at each sample's components, ``nothing`` for the padding,
@@ -279,8 +303,9 @@ def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.nd
     with np.errstate(divide="ignore"):
         inside = np.where(np.isfinite(top), np.log(np.exp(terms, out=terms).sum(axis=1)) + shift, -np.inf)
     # hyperopt's float terms may exceed the exact ones by their rounding: 1e-6 covers it many times over
-    outside = math.exp(-reach * reach / 2) * float(np.exp(log_peak[near.narrow]).sum()) * (1 + 1e-6)
-    far = math.log(outside) if outside > 0 else -math.inf
+    outside = near.beyond(np.exp(log_peak), lambda d: math.exp(-d * d / 2)) * (1 + 1e-6)
+    with np.errstate(divide="ignore"):
+        far = np.log(outside)
     if log_scale is not None:
         inside = inside + log_scale
         far = far + log_scale
@@ -296,7 +321,7 @@ def _mass_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarr
     centre = near.take(mus, np.inf, 3)
     mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
     inside = (near.take(weights, 0.0, 2) * mass).sum(axis=1)
-    outside = 0.5 * math.erfc(reach / math.sqrt(2)) * float(weights[near.narrow].sum())
+    outside = near.beyond(weights, lambda d: 0.5 * math.erfc(d / math.sqrt(2)))
     rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
     with np.errstate(divide="ignore"):
         low = np.log(np.maximum(inside * (1 - _RELATIVE) - rounding, 0.0))
