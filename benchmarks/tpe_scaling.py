@@ -26,6 +26,7 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
     python benchmarks/tpe_scaling.py proposal --sizes 1000 10000
     python benchmarks/tpe_scaling.py search --trials 20000 --cap 900
     python benchmarks/tpe_scaling.py runner --sizes 1000 10000 --in-flight 64
+    python benchmarks/tpe_scaling.py proposal --history PATH   # on a real search's trials
 """
 
 from __future__ import annotations
@@ -82,7 +83,14 @@ def random_history(n: int, seed: int = 1) -> Any:
 # -- one proposal ----------------------------------------------------------------
 
 
-def bench_proposal(sizes: list[int], calls: int) -> str:
+def searched_history(path: str) -> Any:
+    """The ``Trials`` of a checkpoint: a history a real TPE search made (``search`` leaves its checkpoints)."""
+    import resumable_opt
+
+    return resumable_opt.load(path).trials
+
+
+def bench_proposal(sizes: list[int], calls: int, history: str | None = None) -> str:
     import copy
 
     from hyperopt import base, tpe
@@ -92,7 +100,10 @@ def bench_proposal(sizes: list[int], calls: int) -> str:
 
     rows = []
     for n in sizes:
-        full = random_history(n + calls)
+        full = random_history(n + calls) if history is None else searched_history(history)
+        if len(full) < n + calls:
+            print(f"  {history} holds {len(full):,} trials: too few for {n:,} + {calls} calls, skipped")
+            continue
         domain = base.Domain(hyperopt_objective, hyperopt_space())
         times: dict[str, list[float]] = {"hyperopt": [], "ours": []}
         cpu: dict[str, list[float]] = {"hyperopt": [], "ours": []}
@@ -205,7 +216,9 @@ def bench_search(n: int, cap: float, contenders: list[str]) -> str:
         rows.append(cells)
         print(f"  {contender}: {len(stamps):,} trials in {stamps[-1] - started:.0f} s", flush=True)
     header = ["search", "trials run"] + [f"s to {mark:,}" for mark in marks]
-    return table(header, rows)
+    kept = folder / "resumable_opt.minimize.ckpt"
+    note = f"\n(the search's checkpoint, for `proposal --history`: {kept})" if kept.exists() else ""
+    return table(header, rows) + note
 
 
 # -- the runner's top rate ----------------------------------------------------------
@@ -237,6 +250,7 @@ def main() -> None:
     parser.add_argument("what", nargs="*", choices=["proposal", "search", "runner"], default=[])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
     parser.add_argument("--calls", type=int, default=7, help="timed proposals per size (default 7)")
+    parser.add_argument("--history", help="proposal: on the trials of this checkpoint instead of random points")
     parser.add_argument("--trials", type=int, default=20000, help="trials of the whole searches (default 20000)")
     parser.add_argument("--cap", type=float, default=900, help="seconds after which a search is stopped (default 900)")
     parser.add_argument("--contenders", nargs="+", default=["resumable_opt.minimize", "hyperopt.fmin", "optuna"])
@@ -252,7 +266,7 @@ def main() -> None:
     print(f"load average at start: {load_average()} (the machine's other work shows in every figure)\n", flush=True)
     if "proposal" in what:
         print("One proposal (median of the timed calls) with N trials of history:", flush=True)
-        print(bench_proposal(options.sizes, options.calls) + "\n", flush=True)
+        print(bench_proposal(options.sizes, options.calls, options.history) + "\n", flush=True)
     if "search" in what:
         contenders = list(options.contenders)
         if "optuna" in contenders and optuna_version() is None:
