@@ -14,7 +14,6 @@ so replaying a checkpoint rebuilds exactly the ``Trials`` the search had.
 from __future__ import annotations
 
 import gc
-import pickle
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -329,6 +328,8 @@ def op_decoder(version: int, numpy: bool = True) -> Any:
     Only :func:`resumable_opt.checkpoint.store.parse_checkpoint` chooses to.
     """
     if version == 1:
+        import pickle  # here: reading the current format needs no pickle module at all
+
         return pickle.loads
     return Decoder(numpy=numpy, handlers={EXT_TRIAL_DOC: _unpack_doc}).decode
 
