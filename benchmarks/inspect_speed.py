@@ -1,6 +1,14 @@
-"""How long ``resumable-opt best CKPT --json`` takes, against ``python -c pass`` and reading the file.
+"""How long ``resumable-opt best CKPT --json`` takes, against ``python -c pass`` and reading the file
+(and, for a look at the other inspecting commands, ``show`` and ``trials --format json``).
 
     python benchmarks/inspect_speed.py CKPT [CODE_FOLDER ...]
+
+A 2000-trial CKPT to measure (a few seconds: random search, a cheap objective)::
+
+    python -c "from hyperopt import hp, rand; import resumable_opt; resumable_opt.minimize(
+        lambda p: (p['x'] - 1) ** 2 + p['y'] + len(p['c']), {'x': hp.uniform('x', -5, 5),
+        'y': hp.loguniform('y', -3, 2), 'c': hp.choice('c', ['a', 'bb', 'ccc'])},
+        '/tmp/inspect-2000.ckpt', 2000, algo=rand.suggest, seed=0, progress=False)"
 
 Each command runs 9 times in a fresh process (medians); with CODE_FOLDERs,
 once per folder of resumable-opt code (PYTHONPATH), e.g. a checkout of the
@@ -42,9 +50,12 @@ def main() -> None:
         bare = median_seconds([python, "-c", "pass"], env)
         reading = median_seconds([python, "-c", f"open({ckpt!r}, 'rb').read()"], env)
         best = median_seconds([python, "-m", "resumable_opt", "best", ckpt, "--json"], env)
+        show = median_seconds([python, "-m", "resumable_opt", "show", ckpt], env)
+        trials = median_seconds([python, "-m", "resumable_opt", "trials", ckpt, "--format", "json"], env)
         print(
             f"{folder}: python -c pass {bare:.3f} s, python reading the file {reading:.3f} s, "
-            f"best --json {best:.3f} s ({best / reading:.2f}x reading)"
+            f"best --json {best:.3f} s ({best / reading:.2f}x reading); "
+            f"also show {show:.3f} s, trials --format json {trials:.3f} s"
         )
 
 
