@@ -146,7 +146,12 @@ def _pack_doc(doc: dict) -> Any:
     flags = 0
     if np is not None and kinds and kinds <= {np.float64, np.int64}:
         flags |= _NUMPY_VALS
-        vals = {label: [value.item() for value in values] for label, values in vals.items()}
+        # float() and int() give what .item() gives (exactly), in a tenth of its time.
+        f64 = np.float64
+        vals = {
+            label: [float(value) if type(value) is f64 else int(value) for value in values]
+            for label, values in vals.items()
+        }
     elif not kinds <= {float, int}:
         return doc
     idxs_slot = idxs
