@@ -89,10 +89,10 @@ def _start_worker(runner_pid: int, payload: bytes) -> None:
 
 #: The pool's own fork server (multiprocessing's code, a server process of our own).
 _FORK_SERVER = multiprocessing.forkserver.ForkServer()
-# Import hyperopt once in the fork server rather than in every worker.
-# Not "__main__": a script without a main guard would then run its search
-# in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
-_FORK_SERVER.set_forkserver_preload(["resumable_opt.evaluation.remote"])
+# Import hyperopt (with remote) and this module (a worker unpickles its _Process) once in the
+# fork server rather than in every worker.  Not "__main__": a script without a main guard would
+# then run its search in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
+_FORK_SERVER.set_forkserver_preload([__name__])
 
 
 def _ensure_fork_server() -> None:
