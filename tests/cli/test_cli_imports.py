@@ -1,5 +1,6 @@
-"""Looking at a search imports neither hyperopt nor numpy (format 2 stores data, decoded):
-the inspecting commands cost about what starting Python costs (benchmarks/inspect_speed.py)."""
+"""Looking at a search imports neither hyperopt nor numpy (format 2 stores data, decoded),
+nor a progress bar: what the inspecting commands cost is mostly starting Python
+(benchmarks/inspect_speed.py)."""
 
 import json
 import subprocess
@@ -39,7 +40,7 @@ def search(tmp_path_factory):
     "args", [("best", "--json"), ("best",), ("show",), ("trials",), ("trials", "--format", "json")], ids=" ".join
 )
 def test_inspecting_imports_no_hyperopt_nor_numpy(search, args):
-    assert not imported_by(args[0], str(search), *args[1:]) & {"hyperopt", "numpy", "scipy"}
+    assert not imported_by(args[0], str(search), *args[1:]) & {"hyperopt", "numpy", "scipy", "tqdm"}
 
 
 def test_best_imports_only_what_it_needs(search):
