@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .checkpoint.recovery import VerifyReport, recover, verify  # noqa: E402
 from .errors import (  # noqa: E402
     INTERRUPTED,
     CheckpointCorrupt,

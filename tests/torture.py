@@ -155,10 +155,6 @@ def child_search(
     seed: int = SEED,
 ) -> None:
     """One run of the search, as a user's script would do it; errors as the CLI shows them."""
-    # The multiprocessing fork server is shared by the whole test process; when resumable_opt's
-    # worker pool started it first, it did so with the stop signals blocked (its workers unblock
-    # them themselves).  A user's script starts with them delivered: so does this child.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     sys.stderr = open(stderr_path, "a", buffering=1)
     os.dup2(sys.stderr.fileno(), 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash under test needs no core dump

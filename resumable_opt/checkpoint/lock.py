@@ -28,7 +28,6 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import stat
 import time
 from datetime import datetime, timezone
@@ -59,6 +58,13 @@ def lock_path(path: Path) -> Path:
 
 def owner_path(path: Path) -> Path:
     return side_path(path, ".owner.json")
+
+
+def this_host() -> str:
+    """The name the owner note gives this machine."""
+    import socket  # here: a reader without an owner note to check needs no socket module
+
+    return socket.gethostname()
 
 
 def _process_start_ticks(pid: int) -> str | None:
@@ -96,7 +102,7 @@ def running_owner(path: Path) -> dict | None:
     owner = read_owner(path)
     if not owner:
         return None
-    if owner.get("host") != socket.gethostname():
+    if owner.get("host") != this_host():
         return {**owner, "unverified": True}
     pid = owner.get("pid")
     if not isinstance(pid, int):
@@ -211,7 +217,7 @@ class RunLock:
     def _write_owner(self) -> None:
         owner = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": this_host(),
             "since": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
             "since_epoch": time.time(),
             "start_ticks": _process_start_ticks(os.getpid()),

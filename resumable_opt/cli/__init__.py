@@ -30,15 +30,26 @@ from ..interrupts import Interrupt, InterruptGuard, exit_status, tell
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
-#: The modules that each add commands; their order is the order in --help.
-COMMAND_MODULES = [
-    *["demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork", "recovery", "importing"],
-]
+#: Each command and the module under ``resumable_opt/cli/`` that adds it; their order is the order in --help.
+COMMANDS = {
+    **{name: name for name in ("demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork")},
+    **{"verify": "recovery", "recover": "recovery", "import": "importing", "add-points": "importing"},
+}
 
 
-def command_modules() -> list[ModuleType]:
-    """The command modules, imported (with hyperopt) once signals are handled."""
-    return [importlib.import_module(f".{name}", __name__) for name in COMMAND_MODULES]
+def command_modules(command: str | None = None) -> list[ModuleType]:
+    """The modules that add the commands, imported once signals are handled: all
+    of them, or only the one that adds ``command`` when it names one.  A command
+    needs nothing from the others, and importing them all would take longer
+    than looking at a checkpoint does (``benchmarks/inspect_speed.py``)."""
+    names = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    return [importlib.import_module(f".{name}", __name__) for name in names]
+
+
+def named_command(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first argument that is not an option
+    (the options before the command take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -48,7 +59,9 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``command`` (a name in :data:`COMMANDS`)
+    of that one only: it parses that command's arguments exactly as the whole one does."""
     parser = ArgumentParser(
         prog="resumable-opt",
         description="Resumable hyperopt searches: run, resume and inspect them.",
@@ -56,12 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in command_modules():
+    for module in command_modules(command):
         module.register(subparsers)
-    for command in subparsers.choices.values():
-        if "--debug" not in command._option_string_actions:
+    for command_parser in subparsers.choices.values():
+        if "--debug" not in command_parser._option_string_actions:
             # SUPPRESS: absent here, it leaves the value given before the command alone.
-            command.add_argument(
+            command_parser.add_argument(
                 "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
             )
     return parser
@@ -79,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(named_command(argv))
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -1,12 +1,16 @@
 """Evaluation in local worker processes: ``minimize(..., n_jobs=K)``.
 
 Each of the K slots is a one-process ``concurrent.futures.ProcessPoolExecutor``
-started with the ``forkserver`` method (a clean process that never inherits the
+whose worker is forked by a fork server (a clean process that never inherits the
 runner's threads or locks; hyperopt is preloaded in the fork server, so
 replacing a worker is quick).  One process per executor is what makes a single
 trial stoppable: a worker past ``trial_timeout``, or all of them on Ctrl-C, is
 killed and only its own slot is replaced; a worker that dies on its own breaks
 only its own executor, and the runner runs that trial again.
+
+The fork server is the pool's own, not the one that
+``multiprocessing.get_context("forkserver")`` shares with the rest of the
+program: the program's own forkserver processes get none of what follows.
 
 Stop signals are the runner's alone to act on: a Ctrl-C, a hang-up (SSH
 dropped, terminal or tmux closed: the shell sends SIGHUP to the whole job) or a
@@ -23,13 +27,18 @@ leaves no worker behind.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import io
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.forkserver
+import multiprocessing.popen_forkserver
 import multiprocessing.resource_tracker
+import multiprocessing.util
 import os
 import signal
 import threading
 import time
+from multiprocessing import reduction, spawn
 
 from hyperopt import base
 
@@ -78,27 +87,62 @@ def _start_worker(runner_pid: int, payload: bytes) -> None:
     install(_LOCAL, payload)
 
 
+#: The pool's own fork server (multiprocessing's code, a server process of our own).
+_FORK_SERVER = multiprocessing.forkserver.ForkServer()
+# Import hyperopt (with remote) and this module (a worker unpickles its _Process) once in the
+# fork server rather than in every worker.  Not "__main__": a script without a main guard would
+# then run its search in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
+_FORK_SERVER.set_forkserver_preload([__name__])
+
+
 def _ensure_fork_server() -> None:
-    """Start the fork server (if it does not run) with the group's stop signals
-    blocked: it keeps them blocked, and the workers it forks inherit that."""
+    """Start the pool's fork server (if it does not run) with the group's stop
+    signals blocked: it keeps them blocked, and the workers it forks inherit that."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
     try:
         # The fork server starts multiprocessing's resource tracker first, which
         # unblocks SIGINT and SIGTERM once it has started: so start it here.
         multiprocessing.resource_tracker.ensure_running()
         signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_STOP_SIGNALS)
-        multiprocessing.forkserver.ensure_running()
+        _FORK_SERVER.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    # Import hyperopt once in the fork server rather than in every worker.
-    # Not "__main__": a script without a main guard would then run its search
-    # in the fork server; in a worker it fails, and ProcessEvaluator._outcome says why.
-    context.set_forkserver_preload(["resumable_opt.evaluation.remote"])
-    return context
+class _Popen(multiprocessing.popen_forkserver.Popen):
+    """multiprocessing's forkserver ``Popen``, asking the pool's fork server for the process."""
+
+    def _launch(self, process_obj: multiprocessing.process.BaseProcess) -> None:
+        # CPython's popen_forkserver.Popen._launch (the same in 3.10 to 3.13 and in CPython's
+        # main branch), with _FORK_SERVER where it has the module's shared server.
+        prep_data = spawn.get_preparation_data(process_obj._name)  # type: ignore[attr-defined]
+        buf = io.BytesIO()
+        multiprocessing.context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            multiprocessing.context.set_spawning_popen(None)
+        self.sentinel, w = _FORK_SERVER.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
+        # A duplicate of the data pipe's write end: the child's sentinel of its parent.
+        parent_w = os.dup(w)
+        close_fds = multiprocessing.util.close_fds  # type: ignore[attr-defined]
+        self.finalizer = multiprocessing.util.Finalize(self, close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as pipe:
+            pipe.write(buf.getbuffer())
+        self.pid = multiprocessing.forkserver.read_signed(self.sentinel)
+
+
+class _Process(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: multiprocessing.process.BaseProcess) -> _Popen:
+        return _Popen(process_obj)
+
+
+class _Context(multiprocessing.context.ForkServerContext):
+    """The ``forkserver`` start method, with the pool's own fork server."""
+
+    Process = _Process
 
 
 def refuse_in_worker_bootstrap() -> None:
@@ -121,7 +165,7 @@ class ProcessEvaluator(FuturesEvaluator):
     def __init__(self, domain: base.Domain, n_jobs: int, trial_timeout: float | None = None) -> None:
         super().__init__(domain, trial_timeout)
         self.capacity = n_jobs
-        self._context = _context()
+        self._context = _Context()
         self._slots: list[cf.ProcessPoolExecutor | None] = [None] * n_jobs
         #: The trial each slot runs (or ran last).
         self._slot_futures: list[cf.Future | None] = [None] * n_jobs

@@ -17,9 +17,6 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-# Not tqdm.auto: its notebook bar needs ipywidgets (an ImportError with older tqdm); a kernel gets plain lines.
-from tqdm import tqdm
-
 from ..errors import in_ipython
 
 #: Columns the bar leaves free at the end of its line, where a terminal echoes ``^C``.
@@ -148,6 +145,11 @@ class Progress:
         self._bar = None
         self.width = terminal_width(self.stream) if enabled else None
         if enabled:
+            # Imported here: the inspecting commands use this module's formatting, never a bar.
+            # Not tqdm.auto: its notebook bar needs ipywidgets (an ImportError with older tqdm);
+            # a kernel gets plain lines.
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=total,
                 initial=done,
@@ -163,6 +165,8 @@ class Progress:
 
     def say(self, text: str) -> None:
         if self.enabled:
+            from tqdm import tqdm
+
             tqdm.write(text, file=self.stream)
 
     def started_new(self, path: Any, seed: int | None, budget: int, done: int = 0, first: int = 0) -> None:

@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tabulate import tabulate
-
 from ..values import to_jsonable
 
 #: Longest cell of a table on a terminal; longer values end in "…".
@@ -88,6 +86,8 @@ def render_table(
     options = set(parameters)
     cells = [[_cell(row, column, column in options, width) for column in columns] for row in rows]
     align = ["right" if _is_numeric(row.get(column) for row in rows) else "left" for column in columns]
+    from tabulate import tabulate  # here: with wcwidth it takes longer to import than `best` takes to run
+
     return tabulate(
         cells,
         headers=columns,

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tabulate import tabulate
-
 from ..checkpoint.journal import RunRecord
 from ..trials import is_pending
 from .progress import format_loss, format_params
@@ -263,6 +261,8 @@ def summary_text(state: SearchState) -> str:
             lines.append(f"  {lead}{label:<{label_width}}  {described}")
     if spans:
         lines.append("  runs:")
+        from tabulate import tabulate  # here: with wcwidth it takes longer to import than `best` takes to run
+
         table = tabulate(
             [_run_cells(span) for span in spans], headers=RUN_COLUMNS, tablefmt="plain", disable_numparse=True
         )

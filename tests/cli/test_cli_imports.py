@@ -1,6 +1,8 @@
-"""Looking at a search imports neither hyperopt nor numpy (format 2 stores data, decoded):
-the inspecting commands cost about what starting Python costs (benchmarks/inspect_speed.py)."""
+"""Looking at a search imports neither hyperopt nor numpy (format 2 stores data, decoded),
+nor a progress bar: what the inspecting commands cost is mostly starting Python
+(benchmarks/inspect_speed.py)."""
 
+import json
 import subprocess
 import sys
 
@@ -10,13 +12,20 @@ from hyperopt import hp, rand
 import resumable_opt
 
 CHECK = """
+import json
 import sys
 from resumable_opt.cli import main
 status = main(sys.argv[1:])
-heavy = sorted(name for name in ("hyperopt", "numpy", "scipy") if name in sys.modules)
-print("IMPORTED:", ",".join(heavy), file=sys.stderr)
+print("IMPORTED:", json.dumps(sorted(sys.modules)), file=sys.stderr)
 sys.exit(status)
 """
+
+
+def imported_by(*argv: str) -> set[str]:
+    """The modules imported by running the command ``argv`` in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", CHECK, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.rpartition("IMPORTED: ")[2]))
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +40,12 @@ def search(tmp_path_factory):
     "args", [("best", "--json"), ("best",), ("show",), ("trials",), ("trials", "--format", "json")], ids=" ".join
 )
 def test_inspecting_imports_no_hyperopt_nor_numpy(search, args):
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK, args[0], str(search), *args[1:]], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert "IMPORTED: \n" in done.stderr, done.stderr
+    assert not imported_by(args[0], str(search), *args[1:]) & {"hyperopt", "numpy", "scipy", "tqdm"}
+
+
+def test_best_imports_only_what_it_needs(search):
+    """No progress bar (tqdm), no table (tabulate), no other command's module:
+    each takes longer to import than ``best`` takes to run."""
+    imported = imported_by("best", str(search), "--json")
+    assert not imported & {"tqdm", "tabulate", "resumable_opt.cli.show", "resumable_opt.checkpoint.recovery"}
+    assert "resumable_opt.cli.best" in imported

@@ -17,7 +17,7 @@ from hyperopt import space_eval
 
 import resumable_opt
 from cli_helpers import MAX_EVALS, SEED, cli_all, finished_search, json_rows  # noqa: F401  (the "finished" fixture)
-from resumable_opt.cli import build_parser, main
+from resumable_opt.cli import COMMANDS, build_parser, main
 from resumable_opt.reporting.export import export_table
 from resumable_opt.reporting.rows import trial_table
 from resumable_opt.space import active_values
@@ -176,6 +176,17 @@ def test_export_csv_json_and_parquet_hold_the_same_rows(finished, out):
     assert [row["kind"] for row in table] == [
         r["kind"] if r["kind"] == "linear" else json.dumps(r["kind"], separators=(", ", ": ")) for r in rows
     ]
+
+
+def test_each_command_parses_alone_as_in_the_whole_parser():
+    """``main`` builds the parser of the named command only (to import no other
+    command's module): its table of commands must be the whole parser's, and each
+    command's own parser the same alone as among the others."""
+    whole = build_parser()._subparsers._group_actions[0].choices
+    assert list(COMMANDS) == list(whole)
+    for name in COMMANDS:
+        alone = build_parser(name)._subparsers._group_actions[0].choices
+        assert name in alone and alone[name].format_help() == whole[name].format_help()
 
 
 def test_every_command_has_help(capsys):

@@ -210,3 +210,55 @@ def test_trial_timeout_alone_runs_trials_in_a_worker_it_can_stop(tmp_path, ckpt)
     outcomes = {doc["misc"]["vals"]["x"][0] < 0: doc["result"] for doc in state.trials._dynamic_trials}
     assert set(outcomes) == {True, False}, "the seed gives points on both sides of 0"
     assert outcomes[True]["failure"].startswith("timeout:") and outcomes[False]["status"] == "ok"
+
+
+USERS_FORKSERVER_AFTER_A_SEARCH = """
+import multiprocessing, os, signal, sys, time
+from hyperopt import hp, rand
+import resumable_opt
+
+def objective(params):
+    return params["x"] ** 2
+
+def wait_for_a_signal(ready):
+    with open(ready + ".tmp", "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(ready + ".tmp", ready)
+    while True:
+        time.sleep(1)
+
+if __name__ == "__main__":
+    checkpoint, ready = sys.argv[1:]
+    space = {"x": hp.uniform("x", -1, 1)}
+    resumable_opt.minimize(objective, space, checkpoint, 4, algo=rand.suggest, seed=0, n_jobs=2, progress=False)
+    process = multiprocessing.get_context("forkserver").Process(target=wait_for_a_signal, args=(ready,))
+    process.start()
+    deadline = time.monotonic() + 120
+    while not os.path.exists(ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGTERM)
+    process.join(30)
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+        print("still alive 30 s after SIGTERM")
+    else:
+        print("exit code", process.exitcode)
+"""
+
+
+def test_the_users_own_forkserver_processes_get_stop_signals_after_an_n_jobs_search(tmp_path, ckpt):
+    """The worker pool's fork server blocks the stop signals for its workers; it is
+    the pool's own, so the program's shared fork server (``get_context("forkserver")``)
+    starts processes that a SIGTERM (or a Ctrl-C) still stops."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "user_script.py"
+    script.write_text(USERS_FORKSERVER_AFTER_A_SEARCH)
+    done = subprocess.run(
+        [sys.executable, str(script), str(ckpt), str(tmp_path / "ready")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"exit code {-signal.SIGTERM}", done.stdout + done.stderr
+    assert resumable_opt.load(ckpt).n_finished == 4
