@@ -15,6 +15,7 @@ same bits:
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 from hyperopt import tpe as hyperopt_tpe
@@ -29,11 +30,7 @@ def gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     assert len(weights) == len(mus) == len(sigmas)
     _samples = samples
     samples = _samples.flatten()
-    normal_cdf = hyperopt_tpe.normal_cdf
-    if low is None and high is None:
-        p_accept = 1
-    else:
-        p_accept = np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
+    p_accept = _p_accept(weights, mus, sigmas, low, high)
     if q is None:
         mahal = np.subtract(samples[:, None], mus, out=scratch(0, (len(samples), len(mus))))
         np.divide(mahal, np.maximum(sigmas, hyperopt_tpe.EPS), out=mahal)
@@ -63,11 +60,7 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     _samples = samples
     if samples.ndim != 1:
         samples = samples.flatten()
-    normal_cdf = hyperopt_tpe.normal_cdf
-    if low is None and high is None:
-        p_accept = 1
-    else:
-        p_accept = np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
+    p_accept = _p_accept(weights, mus, sigmas, low, high)
     if q is None:
         # lognormal_lpdf(samples[:, None], mus, sigmas), then + log(weights)
         assert np.all(sigmas >= 0)
@@ -100,6 +93,14 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     rval = np.log(prob) - np.log(p_accept)
     rval.shape = _samples.shape
     return rval
+
+
+def _p_accept(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: Any, high: Any) -> Any:
+    """The mixture's mass between ``low`` and ``high``, as hyperopt computes it (1 when unbounded)."""
+    if low is None and high is None:
+        return 1
+    normal_cdf = hyperopt_tpe.normal_cdf
+    return np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
 
 
 def _logsum_rows(x: np.ndarray) -> np.ndarray:
