@@ -156,3 +156,18 @@ def test_on_a_long_history_the_proposals_are_hyperopts_and_the_bounds_decide():
     # six continuous labels per proposal (the categorical one is hyperopt's own computation)
     assert bounded + exact_choices == 12 * 6
     assert bounded >= 12 * 6 * 0.9, (bounded, exact_choices)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"x": hp.uniform("x", -1e200, 1e200), "y": hp.loguniform("y", -700, 700)},
+        {"x": hp.normal("x", 0, 1e-9), "y": hp.qnormal("y", 0, 1e6, 1), "z": hp.lognormal("z", 0, 20)},
+    ],
+    ids=["huge-ranges", "tiny-and-huge-sigmas"],
+)
+def test_extreme_spaces_are_hyperopts(space):
+    """Ranges whose squares overflow, sigmas near hyperopt's EPS: every proposal is still hyperopt's."""
+    from test_tpe_exact import History
+
+    History(space, 4, n_startup_jobs=5, in_flight=2).run(60)

@@ -52,6 +52,7 @@ from .densities import scratch
 #: bounds are tried with the first reach, and with the second when the first could not tell.
 REACHES = (5.0, 8.0)
 _RELATIVE = 1e-9
+_LARGEST = 1e100
 #: The bands of distance (in units of the reach) the left-out components are counted in.
 _BANDS = (1.0, 1.25, 1.5, 2.0, 3.0)
 _EPS = float(np.finfo(np.float64).eps)
@@ -165,8 +166,8 @@ class _Mixture:
             return None
         if not np.isfinite(sigmas).all() or weights.min() < 0 or not weights.sum() > 0:
             return None
-        if sigmas.min() < hyperopt_tpe.EPS:
-            return None
+        if sigmas.min() < hyperopt_tpe.EPS or max(sigmas.max(), np.abs(mus).max(), np.abs(samples).max()) > _LARGEST:
+            return None  # (squares of such numbers overflow: hyperopt's own arithmetic then decides)
         if (low is None) != (high is None) or not all(_finite_number(x) for x in (low, high, q) if x is not None):
             return None
         if q is not None and not q > 0:
