@@ -93,6 +93,35 @@ def test_the_bounds_hold_hyperopts_float_value(log_space, q, bounded):
     assert checked > 300
 
 
+@pytest.mark.parametrize("log_space, bounded", [(False, False), (False, True), (True, False)])
+def test_the_binned_bounds_hold_hyperopts_float_value_on_a_crowded_history(log_space, bounded):
+    """Late in a search most trials crowd near the candidates: there the bounds come from the
+    components summed per bin (checked to be used), and they too must hold hyperopt's value."""
+    rng = np.random.default_rng(11)
+    checked = 0
+    for n, spread in ((5000, 0.05), (20000, 0.05), (5000, 0.0)):
+        obs = np.concatenate([rng.normal(0.7, 0.05 if spread else 0.004, n - n // 10), rng.uniform(-2, 3, n // 10)])
+        obs = np.clip(obs, -2.0, 3.0) if spread else np.concatenate([obs[: n - n // 10], np.full(n // 10, -1.5)])
+        weights, mus, sigmas = tpe.adaptive_parzen_normal(obs, 1.0, 0.5, 5.0)
+        # 0.98: 5.6 floor sigmas from the tight cluster, its window empty; only the bound on the rest holds it
+        samples = np.concatenate([rng.normal(0.7, 0.03, 20), [0.7, -1.9, 2.9, 0.98]])
+        low, high = (-2.0, 3.0) if bounded else (None, None)
+        if log_space:
+            samples = np.exp(samples)
+        expected = hyperopt_value(log_space, samples, weights, mus, sigmas, low, high, None)
+        arguments = (samples, weights, mus, sigmas), {"low": low, "high": high}
+        density = choice.Deferred(lgmm1_lpdf if log_space else gmm1_lpdf, log_space, *arguments)
+        mixture = choice._Mixture.at(samples, density)
+        bounds = choice._binned_bounds(mixture)
+        assert bounds is not None  # crowded enough for bins
+        lower, upper = bounds
+        assert (lower <= expected).all(), (n, (expected - lower).min())
+        assert (expected <= upper).all(), (n, (upper - expected).min())
+        assert (upper - lower)[:21].max() < 1e-3  # near the crowd: tight enough to tell candidates apart
+        checked += len(samples)
+    assert checked == 72
+
+
 def test_a_tie_is_left_to_hyperopts_exact_computation():
     """Two candidates at mirror points of symmetric mixtures score the same in exact arithmetic:
     no bounds can part them, so the exact densities decide, as in hyperopt."""
