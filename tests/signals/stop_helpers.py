@@ -138,6 +138,9 @@ class Terminal:
                 return
 
     def run(self, args: list) -> None:
+        # Typed before bash shows its prompt, a line can be lost: readline sets up the terminal
+        # with its input flushed (seen under load: the search never started).
+        wait_until(lambda: self.output.endswith(b"$ "), 60, "the shell's prompt")
         os.write(self.fd, (shlex.join(map(str, args)) + "\n").encode())
 
     def hang_up(self) -> None:
