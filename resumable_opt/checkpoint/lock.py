@@ -67,15 +67,22 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def _process_start_ticks(pid: int) -> str | None:
-    """The start time of a process (Linux), to tell a live owner from a reused pid."""
+def _process_stat(pid: int) -> tuple[str, str] | None:
+    """A process's state letter and start time (Linux; None elsewhere or when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
     except OSError:
         return None
     # Fields after the command name, which is in parentheses and may hold spaces.
-    return stat.rsplit(b")", 1)[1].split()[19].decode()
+    fields = stat.rsplit(b")", 1)[1].split()
+    return fields[0].decode(), fields[19].decode()
+
+
+def _process_start_ticks(pid: int) -> str | None:
+    """The start time of a process, to tell a live owner from a reused pid."""
+    stat = _process_stat(pid)
+    return None if stat is None else stat[1]
 
 
 def read_owner(path: Path) -> dict | None:
@@ -113,8 +120,12 @@ def running_owner(path: Path) -> dict | None:
         return None
     except PermissionError:
         pass  # alive, owned by another user
-    start = _process_start_ticks(pid)
-    if owner.get("start_ticks") and start and start != owner["start_ticks"]:
+    stat = _process_stat(pid)
+    if stat is not None and stat[0] == "Z":
+        # It has exited; nobody has reaped it yet (in a container whose first process does not
+        # reap orphans, as after a closed terminal, it may never be).
+        return None
+    if owner.get("start_ticks") and stat and stat[1] != owner["start_ticks"]:
         return None  # the pid was reused by another process
     return owner
 

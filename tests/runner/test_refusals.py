@@ -3,8 +3,11 @@
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 from hyperopt import hp
@@ -136,3 +139,26 @@ def test_resuming_a_mistyped_path_is_refused_and_leaves_nothing_behind(tmp_path)
     with pytest.raises(resumable_opt.CheckpointNotFound, match="no such checkpoint to resume"):
         resumable_opt.minimize(None, None, target, 5)
     assert list(tmp_path.iterdir()) == []  # no folder, no lock file
+
+
+def test_an_owner_that_exited_unreaped_does_not_hold_the_checkpoint(tmp_path):
+    """A runner stopped by a closed terminal may stay a zombie, its owner note left behind (in a
+    container whose first process does not reap orphans, for good): the next run is not refused."""
+    from resumable_opt.checkpoint.lock import owner_path
+
+    ckpt = tmp_path / "z.ckpt"
+    script = (
+        "import os, sys; from pathlib import Path; from resumable_opt.checkpoint.lock import RunLock; "
+        "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); os._exit(0)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script, str(ckpt)], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None and owner.stdout.readline().strip() == "locked"
+    deadline = time.monotonic() + 60
+    # exited, and not reaped: this test holds its Popen and does not wait on it yet
+    while Path(f"/proc/{owner.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the owner did not exit"
+        time.sleep(0.02)
+    assert owner_path(ckpt).exists()
+    state = resumable_opt.minimize(lambda p: p["x"], {"x": hp.uniform("x", 0, 1)}, ckpt, 3, seed=0, progress=False)
+    assert len(state.trials) == 3
+    assert owner.wait() == 0
