@@ -5,10 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from processes import process_gone as process_gone
+from processes import wait_until as wait_until
 
 HERE = Path(__file__).parent
 POOL_SEARCH = HERE / "pool_search.py"
@@ -17,24 +19,6 @@ POOL_SEARCH = HERE / "pool_search.py"
 def calls(log: Path) -> list[dict]:
     """The evaluations the objective started, in order: {"params": ..., "pid": ...}."""
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-
-def wait_until(condition, timeout: float = 60, what: str = "a condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def process_gone(pid: int) -> bool:
-    """The process no longer runs (it does not exist, or it is a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 class PoolSearch:

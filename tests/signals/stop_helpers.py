@@ -14,34 +14,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from processes import process_gone as process_gone
+from processes import wait_until as wait_until
 
 HERE = Path(__file__).parent
 TESTS = HERE.parent
 ROOT = TESTS.parent
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
-
-
-def wait_until(condition, timeout: float = 90, what: str = "a condition", proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"the process ended ({proc.returncode}) before {what}:\n{out}\n{err}")
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def process_gone(pid: int) -> bool:
-    """The process no longer runs (it does not exist, or it is a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def lines(path: Path) -> list[str]:
@@ -138,8 +119,7 @@ class Terminal:
                 return
 
     def run(self, args: list) -> None:
-        # Typed before bash shows its prompt, a line can be lost: readline sets up the terminal
-        # with its input flushed (seen under load: the search never started).
+        # Typed once bash shows its prompt, the line is read by a shell that is ready for it.
         wait_until(lambda: self.output.endswith(b"$ "), 60, "the shell's prompt")
         os.write(self.fd, (shlex.join(map(str, args)) + "\n").encode())
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import resumable_opt
+from processes import process_gone as process_gone
 
 HERE = Path(__file__).parent
 LONG_SEARCH = HERE / "long_search.py"
@@ -38,15 +39,6 @@ def run(checkpoint: Path, max_evals: int, log: Path, *extra: str, timeout: float
     proc = start(checkpoint, max_evals, log, *extra)
     proc.wait(timeout=timeout)
     assert proc.returncode == 0, stderr_of(proc)
-
-
-def process_gone(pid: int) -> bool:
-    """The process no longer runs (it does not exist, or it is a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def interrupt_when(proc: subprocess.Popen, log: Path, n_epochs: int, signum: int, timeout: float = 120) -> int:
