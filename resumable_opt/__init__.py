@@ -55,8 +55,9 @@ _LAZY = {
 
 # ``typing.TYPE_CHECKING`` without importing ``typing``, which takes longer than
 # any other module on the way to ``resumable-opt best`` (benchmarks/inspect_speed.py):
-# the modules that looking at a checkpoint imports take their typing names this
-# way, for the type checkers only (mypy and ruff treat this name as typing's).
+# the modules that looking at a checkpoint imports take the names they use in
+# annotations only (typing's, collections.abc's) this way, for the type checkers
+# alone (mypy and ruff treat this name as typing's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

@@ -8,9 +8,16 @@ and says what to do next.
 
 from __future__ import annotations
 
-import shlex
 import signal
 import sys
+
+
+def _quoted(path: str) -> str:
+    """``path`` as a shell word (``shlex.quote``; imported when a message needs it, not by
+    every command that might raise: it takes longer to import than to use)."""
+    import shlex
+
+    return shlex.quote(path)
 
 
 class ResumableOptError(Exception):
@@ -24,7 +31,7 @@ class CheckpointError(ResumableOptError):
         self.path = str(path)
         self.problem = problem
         # Advice may name the file as FILE: give the real command to copy.
-        self.advice = advice.replace("FILE", shlex.quote(self.path))
+        self.advice = advice.replace("FILE", _quoted(self.path))
         text = f"{self.path}: {problem}"
         if self.advice:
             text += f" ({self.advice})"
@@ -85,7 +92,7 @@ class SpaceMismatch(ResumableOptError):
             f"{self.path}: the search space differs from the one stored in the "
             f"checkpoint: {listing}. Nothing was written. Use the original space, or go on "
             "with the new space in a new checkpoint that keeps every trial that fits it: "
-            f"resumable-opt fork {shlex.quote(self.path)} NEW.ckpt --space FILE.py:NAME "
+            f"resumable-opt fork {_quoted(self.path)} NEW.ckpt --space FILE.py:NAME "
             "(or resumable_opt.fork(old, new, space=...))"
         )
 

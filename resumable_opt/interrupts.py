@@ -24,15 +24,15 @@ the whole of a ``minimize``/``fmin`` call):
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 #: Ctrl-C, a polite kill (and systemd, Slurm, Kubernetes, ``timeout``), and a
@@ -91,29 +91,37 @@ class InterruptGuard:
         self._entered = 0
         self._previous: dict[int, Any] = {}
         self._outer: InterruptGuard | None = None
-        self._in_main_thread = False
+        #: The main thread's id while this guard is installed, else None.
+        self._thread: int | None = None
 
     @classmethod
     def installed(cls) -> InterruptGuard | None:
-        """The guard installed by the innermost ``with`` in the main thread, or None."""
-        return cls._installed if threading.current_thread() is threading.main_thread() else None
+        """The guard installed by the innermost ``with`` in the main thread, or None (in any other thread)."""
+        guard = cls._installed
+        return guard if guard is not None and guard._thread == _thread.get_ident() else None
 
     def __enter__(self) -> InterruptGuard:
         self._entered += 1
-        if self._entered == 1 and threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                # An ignored signal stays ignored: ``nohup`` (SIGHUP), a
-                # background job of a script (SIGINT) asked for exactly that.
-                if signal.getsignal(signum) is not signal.SIG_IGN:
-                    self._previous[signum] = signal.signal(signum, self._handle)
-            self._outer, InterruptGuard._installed = InterruptGuard._installed, self
-            self._in_main_thread = True
+        if self._entered == 1:
+            # Which thread this is, signal.signal says: it raises ValueError outside the main
+            # thread.  Not threading: importing it takes 1 ms of the 50 that `resumable-opt best` may.
+            try:
+                for signum in STOP_SIGNALS:
+                    # An ignored signal stays ignored: ``nohup`` (SIGHUP), a
+                    # background job of a script (SIGINT) asked for exactly that.
+                    if signal.getsignal(signum) is not signal.SIG_IGN:
+                        self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread, and the first call: nothing was set
+                return self
+            if self._previous:  # (with every stop signal ignored there is nothing to guard)
+                self._outer, InterruptGuard._installed = InterruptGuard._installed, self
+                self._thread = _thread.get_ident()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._entered -= 1
-        if self._entered == 0 and self._in_main_thread:
-            self._in_main_thread = False
+        if self._entered == 0 and self._thread is not None:
+            self._thread = None
             InterruptGuard._installed, self._outer = self._outer, None
             for signum, handler in self._previous.items():
                 # None: a handler set outside Python, which cannot be put back.

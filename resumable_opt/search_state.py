@@ -11,7 +11,7 @@ from .checkpoint import journal
 from .checkpoint.journal import RunRecord, SearchData
 from .checkpoint.lock import read_with_owner
 from .checkpoint.records import FORMAT_VERSION
-from .trials import best_of, is_ok, is_pending
+from .trials import is_ok, is_pending, lowest_loss
 from .values import active_values
 
 TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
@@ -52,11 +52,12 @@ class SearchState:
         self.torn_bytes = torn_bytes
         #: The file's format version: 2 is data only, 1 is pickled records (converted by the next run).
         self.format_version = data.format_version
-        self.best_trial: dict | None = best_of(data.docs)
+        ok = [doc for doc in data.docs if is_ok(doc)]
+        self.best_trial: dict | None = lowest_loss(ok)
         self.n_trials = len(data.docs)
         self.n_pending = sum(1 for doc in data.docs if is_pending(doc))
         self.n_finished = self.n_trials - self.n_pending
-        self.n_ok = sum(1 for doc in data.docs if is_ok(doc))
+        self.n_ok = len(ok)
         self.n_failed = self.n_finished - self.n_ok
 
     @property

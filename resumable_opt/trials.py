@@ -68,12 +68,16 @@ def is_ok(doc: dict) -> bool:
 def best_of(docs: list[dict]) -> dict | None:
     """The trial with the lowest usable loss (the first of equal ones, as
     hyperopt's ``Trials.best_trial``), or None when no trial has one."""
+    return lowest_loss([doc for doc in docs if is_ok(doc)])
+
+
+def lowest_loss(ok_docs: list[dict]) -> dict | None:
+    """:func:`best_of` trials that are all :func:`is_ok` (for a caller that counts them too)."""
     best, best_loss = None, 0.0
-    for doc in docs:
-        if is_ok(doc):
-            loss = float(doc["result"]["loss"])
-            if best is None or loss < best_loss:
-                best, best_loss = doc, loss
+    for doc in ok_docs:
+        loss = float(doc["result"]["loss"])
+        if best is None or loss < best_loss:
+            best, best_loss = doc, loss
     return best
 
 

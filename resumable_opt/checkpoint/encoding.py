@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgpack
 
 TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 EXT_TUPLE = 1

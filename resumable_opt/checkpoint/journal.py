@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from .encoding import Decoder, Encoder, Extension, Pickled, Raw, naive_datetime,
 
 TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 # hyperopt's job states (hyperopt.base.JOB_STATE_*), here so that reading a

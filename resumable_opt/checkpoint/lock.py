@@ -25,7 +25,6 @@ process is still alive, so looking at a search can never delay it.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import stat
@@ -180,6 +179,8 @@ def _is_the_lock_file(fd: int, path: Path) -> bool:
 
 def _try_lock(path: Path) -> int | None:
     """Lock the current lock file of ``path`` without waiting: its fd, or None if another process holds it."""
+    import fcntl  # here: readers, which never lock, need not load it
+
     while True:
         fd = _open_lock_file(path)
         try:

@@ -32,12 +32,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointUndecodable, CheckpointWriteError
 from . import journal, records
 from .journal import SearchData
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 FILE_MODE = 0o600
 #: The journal is folded into a fresh snapshot once it is larger than the

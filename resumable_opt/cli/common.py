@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -74,6 +73,8 @@ def positive_int(text: str) -> int:
 
 def print_run_result(state: SearchState) -> None:
     """What ``demo`` and ``resume`` print when their run ends: the best, decoded, and the checkpoint."""
+    import shlex  # here: the inspecting commands print no command line
+
     print(f"Best loss {format_loss(state.best_loss)} after {state.n_finished} trials ({state.n_failed} failed)")
     if state.best is not None:
         print(f"  best parameters: {format_params(state.best)}")

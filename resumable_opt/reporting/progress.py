@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import sys
-from collections.abc import Iterator
 
 from ..errors import in_ipython
 
 TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, TextIO
 
 #: Columns the bar leaves free at the end of its line, where a terminal echoes ``^C``.
@@ -116,6 +115,8 @@ def resume_command() -> str:
     A console script (``resumable-opt demo``) is given as typed when the
     shell finds it by its name, not as the interpreter running its file.
     """
+    import shlex  # here: the inspecting commands use this module's formatting only
+
     argv = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     script = sys.argv[0] if sys.argv else ""
     if len(argv) > 1 and argv[1] == script and not script.endswith(".py"):
