@@ -299,12 +299,15 @@ class _Near:
 def _threshold(mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
     """The sigma below which components are found by windows, whichever of a few makes fewest pairs:
     twice the smallest (on long histories most sigmas are hyperopt's floor, prior_sigma / 100), about
-    the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest."""
-    sample = np.sort(sigmas[:: max(1, len(sigmas) // 256)])
+    the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest.
+    The wide components are counted in the sample too: only the cost depends on the choice, not the bounds."""
+    stride = max(1, len(sigmas) // 256)
+    sample = np.sort(sigmas[::stride])
     best_tau, best_cost = float(sigmas.max()), math.inf
     for tau in (2 * float(sigmas.min()), float(sample[int(0.97 * (len(sample) - 1))]), best_tau):
         window = np.searchsorted(mus, u_high + reach * tau, "right") - np.searchsorted(mus, u_low - reach * tau, "left")
-        cost = int(window.sum()) + len(u_low) * int(np.count_nonzero(sigmas > tau))
+        n_wide = (len(sample) - int(np.searchsorted(sample, tau, "right"))) * stride
+        cost = int(window.sum()) + len(u_low) * n_wide
         if cost < best_cost:
             best_tau, best_cost = tau, cost
     return best_tau
@@ -348,20 +351,22 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     size = n_bins + window
     moments = [np.bincount(bin_of, x, size) for x in (peak, weighted, weighted * offset)]
     b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
-    bins = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)[:, None] + np.arange(window)
+    first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
+    bins = first_bin[:, None] + np.arange(window)
     total, first_moment, second_moment = (m[bins] for m in moments)
-    t = (u[:, None] - (start + (bins + 0.5) * width)) / floor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(total > 0, (t * first_moment - second_moment / 2) / total, 0.0)
-        reach_low = -np.abs(t) * b - b * b / 2  # x's range, [reach_low, reach_low + span], has span > 0
-        span = np.abs(t) * b - reach_low
-        # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
-        # peak (checked above to be far from the float limits), the sums of positive terms are exact
-        # to a few 1e-13, and three transcendental functions per bin cost half what five did.
-        gauss = total * np.exp(-t * t / 2)
-        low = np.log((gauss * np.exp(mean)).sum(axis=1))
-        chord = 1 + (mean - reach_low) * (np.expm1(span) / span)
-        high = np.log((gauss * np.exp(reach_low) * chord).sum(axis=1))
+    # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
+    t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
+    a = np.abs(t)
+    # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
+    # peak (checked above to be far from the float limits), the sums of positive terms are exact
+    # to a few 1e-13, and three transcendental functions per bin cost half what five did.
+    with np.errstate(divide="ignore"):
+        mean = (t * first_moment - second_moment / 2) / np.maximum(total, _TINY)  # an empty bin: 0 / _TINY
+        low = np.log((total * np.exp(mean - t * t / 2)).sum(axis=1))
+        # x lies in [-a b - b**2 / 2, a b]: its span is > 0, and exp(-t**2 / 2 + the low end) = exp(-(a + b)**2 / 2)
+        span = (2 * b) * a + b * b / 2
+        chord = 1 + (mean + a * b + b * b / 2) * (np.expm1(span) / span)
+        high = np.log((total * np.exp(-np.square(a + b) / 2) * chord).sum(axis=1))
         high = np.logaddexp(high, np.log(near.beyond(narrow_peaks, _gaussian_tail, of_narrow=True) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
@@ -397,7 +402,10 @@ def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.nd
     if log_scale is not None:
         inside = inside + log_scale
         far = far + log_scale
-    largest_log_peak = float(np.abs(log_peak[weights > 0]).max())
+    some = weights > 0
+    largest_log_peak = max(
+        -float(np.min(log_peak, where=some, initial=np.inf)), float(np.max(log_peak, where=some, initial=-np.inf))
+    )
     return inside - _slack(inside, largest_log_peak), np.logaddexp(inside, far) + _slack(inside, largest_log_peak)
 
 
