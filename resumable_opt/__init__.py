@@ -11,7 +11,6 @@ The names below are imported when first used, so that looking at a checkpoint
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -54,7 +53,14 @@ _LAZY = {
     "SuccessiveHalvingPruner": ".pruners",
 }
 
+# ``typing.TYPE_CHECKING`` without importing ``typing``, which takes longer than
+# any other module on the way to ``resumable-opt best`` (benchmarks/inspect_speed.py):
+# the modules that looking at a checkpoint imports take their typing names this
+# way, for the type checkers only (mypy and ruff treat this name as typing's).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .checkpoint.recovery import VerifyReport, recover, verify
     from .fmin import fmin
     from .fork import ForkResult, fork

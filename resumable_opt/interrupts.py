@@ -30,7 +30,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Ctrl-C, a polite kill (and systemd, Slurm, Kubernetes, ``timeout``), and a
 #: hang-up (SSH connection dropped, terminal or tmux session closed).

@@ -19,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Callable
-from typing import Any
 
 from .checkpoint.encoding import displayable
 from .values import active_values
 
-TrialParams = dict[str, Any]
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
+
+    TrialParams = dict[str, Any]
 
 
 def params_recorder(space: Any) -> Callable[[dict[str, list]], TrialParams]:

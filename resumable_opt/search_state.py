@@ -6,7 +6,6 @@ import math
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .checkpoint import journal
 from .checkpoint.journal import RunRecord, SearchData
@@ -15,7 +14,10 @@ from .checkpoint.records import FORMAT_VERSION
 from .trials import best_of, is_ok, is_pending
 from .values import active_values
 
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from hyperopt import Trials
 
 

@@ -9,10 +9,10 @@ finish.  The result is the same ``Trials`` object fmin would hold.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from .checkpoint.journal import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
     from hyperopt import Trials
 

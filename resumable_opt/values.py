@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def active_values(vals: dict[str, list]) -> dict[str, Any]:

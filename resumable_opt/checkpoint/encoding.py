@@ -38,9 +38,12 @@ import struct
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgpack
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 EXT_TUPLE = 1
 EXT_BIGINT = 2
@@ -243,6 +246,10 @@ class Decoder:
         return dtype
 
     def _ext(self, code: int, data: bytes) -> Any:
+        # The most frequent first: a record holds one trial document (a handler's) per trial.
+        handler = self.handlers.get(code)
+        if handler is not None:
+            return handler(msgpack.unpackb(data, ext_hook=self._ext, strict_map_key=False), self.numpy)
         if code == EXT_F64:
             number = _F64.unpack(data)[0]
             return _numpy().float64(number) if self.numpy else number
@@ -251,9 +258,6 @@ class Decoder:
             return _numpy().int64(number) if self.numpy else number
         if code == EXT_NAIVE_DATETIME:
             return naive_datetime(_I64.unpack(data)[0])
-        handler = self.handlers.get(code)
-        if handler is not None:
-            return handler(self.decode(data), self.numpy)
         if code == EXT_NP_SCALAR:
             size = data[0]
             dtype, raw = data[1 : 1 + size], data[1 + size :]

@@ -17,11 +17,13 @@ import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from .encoding import Decoder, Encoder, Extension, Pickled, Raw, naive_datetime, naive_microseconds
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # hyperopt's job states (hyperopt.base.JOB_STATE_*), here so that reading a
 # checkpoint needs no hyperopt.
@@ -40,23 +42,50 @@ SNAPSHOT = "snapshot"
 REPORTED = "reported"
 
 
-@dataclass
-class RunRecord:
-    """One invocation of the runner on a checkpoint."""
+class _Record:
+    """Equality and ``repr`` from the attributes, as ``@dataclass`` gives them.
 
-    started: float
-    host: str
-    pid: int
-    max_evals: int | None
-    n_done_at_start: int
-    ended: float | None = None
-    #: How the run ended ("budget reached", "interrupted by SIGINT", ...);
-    #: None while it runs, or for a run that was killed or crashed.
-    outcome: str | None = None
+    Not a dataclass: the ``dataclasses`` module imports ``inspect`` (and with
+    it ``ast``, ``dis``, ``tokenize``), about a fifth of the time
+    ``resumable-opt best`` takes (``benchmarks/inspect_speed.py``).
+    """
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as a dataclass
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return vars(other) == vars(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in vars(self).items())})"
 
 
-@dataclass
-class SearchData:
+class RunRecord(_Record):
+    """One invocation of the runner on a checkpoint (stored as ``vars(run)``)."""
+
+    def __init__(
+        self,
+        started: float,
+        host: str,
+        pid: int,
+        max_evals: int | None,
+        n_done_at_start: int,
+        ended: float | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        self.started = started
+        self.host = host
+        self.pid = pid
+        self.max_evals = max_evals
+        self.n_done_at_start = n_done_at_start
+        self.ended = ended
+        #: How the run ended ("budget reached", "interrupted by SIGINT", ...);
+        #: None while it runs, or for a run that was killed or crashed.
+        self.outcome = outcome
+
+
+class SearchData(_Record):
     """Everything a checkpoint stores about one search.
 
     ``meta`` holds what does not change during a search: the seed, the
@@ -65,30 +94,45 @@ class SearchData:
     text description of the space used to refuse a changed one.
     """
 
-    meta: dict[str, Any]
-    docs: list[dict] = field(default_factory=list)
-    rng_state: dict | None = None
-    runs: list[RunRecord] = field(default_factory=list)
-    #: Evaluations started and never finished, by trial id: a process that
-    #: died in the objective leaves one here (see the poison-trial limit).
-    attempts: dict[int, int] = field(default_factory=dict)
-    #: The state hyperopt's ``early_stop_fn`` threads from call to call.
-    early_stop_args: list = field(default_factory=list)
-    #: Why the search stopped before its budget, when it did.
-    stopped_because: str | None = None
-    #: Intermediate values reported by trials: {tid: {step: value}}.
-    intermediate: dict[int, dict[int, float]] = field(default_factory=dict)
-    #: How many times each unfinished trial was started (interruptions
-    #: included, unlike ``attempts``): the trial's ``attempt`` number.
-    starts: dict[int, int] = field(default_factory=dict)
-    #: Each trial's parameters as the objective saw them, by trial id, as data
-    #: (see :func:`resumable_opt.params.trial_params`), so that showing a
-    #: trial needs neither the space nor hyperopt.
-    params: dict[int, dict] = field(default_factory=dict)
-    #: hyperopt's ``Trials.attachments`` (per-trial ones are ``ATTACH::tid::name``).
-    attachments: dict = field(default_factory=dict)
-    #: The format version of the file this was read from (not stored).
-    format_version: int = 2
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        docs: list[dict] | None = None,
+        rng_state: dict | None = None,
+        runs: list[RunRecord] | None = None,
+        attempts: dict[int, int] | None = None,
+        early_stop_args: list | None = None,
+        stopped_because: str | None = None,
+        intermediate: dict[int, dict[int, float]] | None = None,
+        starts: dict[int, int] | None = None,
+        params: dict[int, dict] | None = None,
+        attachments: dict | None = None,
+        format_version: int = 2,
+    ) -> None:
+        self.meta = meta
+        self.docs: list[dict] = [] if docs is None else docs
+        self.rng_state = rng_state
+        self.runs: list[RunRecord] = [] if runs is None else runs
+        #: Evaluations started and never finished, by trial id: a process that
+        #: died in the objective leaves one here (see the poison-trial limit).
+        self.attempts: dict[int, int] = {} if attempts is None else attempts
+        #: The state hyperopt's ``early_stop_fn`` threads from call to call.
+        self.early_stop_args: list = [] if early_stop_args is None else early_stop_args
+        #: Why the search stopped before its budget, when it did.
+        self.stopped_because = stopped_because
+        #: Intermediate values reported by trials: {tid: {step: value}}.
+        self.intermediate: dict[int, dict[int, float]] = {} if intermediate is None else intermediate
+        #: How many times each unfinished trial was started (interruptions
+        #: included, unlike ``attempts``): the trial's ``attempt`` number.
+        self.starts: dict[int, int] = {} if starts is None else starts
+        #: Each trial's parameters as the objective saw them, by trial id, as data
+        #: (see :func:`resumable_opt.params.trial_params`), so that showing a
+        #: trial needs neither the space nor hyperopt.
+        self.params: dict[int, dict] = {} if params is None else params
+        #: hyperopt's ``Trials.attachments`` (per-trial ones are ``ATTACH::tid::name``).
+        self.attachments: dict = {} if attachments is None else attachments
+        #: The format version of the file this was read from (not stored).
+        self.format_version = format_version
 
     def doc_index(self) -> dict[int, dict]:
         return {doc["tid"]: doc for doc in self.docs}
@@ -175,6 +219,8 @@ def _pack_doc(doc: dict) -> Any:
 
 
 def _unpack_doc(payload: list, numpy: bool) -> dict:
+    # Once per trial when a checkpoint is read, most of the time ``load`` takes: hence a loop
+    # rather than a comprehension (a function call each) for a handful of labels.
     state, tid, spec, result, packed_misc, exp_key, owner, version, book, refresh = payload
     misc_tid, cmd, workdir, idxs, vals, flags, extra = packed_misc
     if numpy and flags & _NUMPY_VALS:
@@ -191,9 +237,12 @@ def _unpack_doc(payload: list, numpy: bool) -> dict:
             index = np.int64(tid)
         else:
             index = tid
-        idxs = {label: [index] if values else [] for label, values in vals.items()}
+        idxs = {}
+        for label, values in vals.items():
+            idxs[label] = [index] if values else []
     misc = {"tid": misc_tid, "cmd": _FMIN_CMD if cmd == 0 else cmd, "workdir": workdir, "idxs": idxs, "vals": vals}
-    misc.update(extra)
+    if extra:
+        misc.update(extra)
     return {
         "state": state, "tid": tid, "spec": spec, "result": result, "misc": misc, "exp_key": exp_key,
         "owner": owner, "version": version,

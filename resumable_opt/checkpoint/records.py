@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 
 from ..errors import CheckpointCorrupt, CheckpointVersionError
 
@@ -61,17 +60,21 @@ def encode_record(payload: bytes) -> bytes:
     return _RECORD.pack(RECORD_MAGIC, len(payload), crc) + payload
 
 
-@dataclass
 class Scan:
-    """What :func:`read_records` found in a file."""
+    """What :func:`read_records` found in a file.
 
-    payloads: list[bytes]
-    #: Byte offset just past the last intact record.
-    end_of_valid: int
-    #: Bytes after the last intact record that belong to a torn append.
-    torn_bytes: int
-    #: The format version in the header.
-    version: int = FORMAT_VERSION
+    (A plain class, not a dataclass: see ``journal._Record``.)"""
+
+    def __init__(
+        self, payloads: list[bytes], end_of_valid: int, torn_bytes: int, version: int = FORMAT_VERSION
+    ) -> None:
+        self.payloads = payloads
+        #: Byte offset just past the last intact record.
+        self.end_of_valid = end_of_valid
+        #: Bytes after the last intact record that belong to a torn append.
+        self.torn_bytes = torn_bytes
+        #: The format version in the header.
+        self.version = version
 
 
 def check_header(data: bytes, path: object) -> int:

@@ -33,8 +33,6 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from glob import escape as glob_escape
 from pathlib import Path
 
 from ..errors import CheckpointCorrupt, CheckpointError, CheckpointNotFound, CheckpointUndecodable, CheckpointWriteError
@@ -167,18 +165,27 @@ def _write_all(fd: int, content: bytes) -> None:
         view = view[written:]
 
 
-@dataclass
 class Loaded:
-    """A checkpoint as read from disk."""
+    """A checkpoint as read from disk.
 
-    data: SearchData
-    #: Bytes of an interrupted append dropped from the end of the file.
-    torn_bytes: int
-    size: int
-    #: The file's format version (1: pickled records, read only for conversion).
-    version: int = records.FORMAT_VERSION
-    #: The intact records, to decode again with numpy values (``SearchState.trials``).
-    payloads: list[bytes] = field(default_factory=list, repr=False)
+    (A plain class, not a dataclass: see ``journal._Record``.)"""
+
+    def __init__(
+        self,
+        data: SearchData,
+        torn_bytes: int,
+        size: int,
+        version: int = records.FORMAT_VERSION,
+        payloads: list[bytes] | None = None,
+    ) -> None:
+        self.data = data
+        #: Bytes of an interrupted append dropped from the end of the file.
+        self.torn_bytes = torn_bytes
+        self.size = size
+        #: The file's format version (1: pickled records, read only for conversion).
+        self.version = version
+        #: The intact records, to decode again with numpy values (``SearchState.trials``).
+        self.payloads: list[bytes] = [] if payloads is None else payloads
 
 
 def _not_a_checkpoint_advice(head: bytes) -> str:
@@ -332,6 +339,8 @@ class CheckpointStore:
         """Delete half-written files left by a killed run: snapshots, the
         backup's staging link, and those of ``others`` (files written with
         :func:`write_file_atomically` by the lock holder only)."""
+        from glob import escape as glob_escape  # here: only a run needs it, reading does not
+
         for path in (self.path, backup_path(self.path), *others):
             for leftover in path.parent.glob(glob_escape(_temp_prefix(path)) + "*"):
                 leftover.unlink(missing_ok=True)

@@ -11,8 +11,11 @@ from pathlib import Path
 from ..checkpoint.store import PICKLE_FORMAT_NOTE
 from ..errors import CheckpointNotFound
 from ..reporting.progress import format_loss, format_params
-from ..reporting.rows import TrialTable
 from ..search_state import SearchState, load
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from ..reporting.rows import TrialTable  # only for this annotation: `best` needs no rows
 
 #: The suffix the documentation gives checkpoints; a path typed without it is suggested with it.
 CHECKPOINT_SUFFIX = ".ckpt"

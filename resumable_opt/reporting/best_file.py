@@ -17,11 +17,14 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from ..checkpoint import records
 from ..checkpoint.store import read_regular_file, side_path, write_file_atomically
 from ..values import to_jsonable
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def best_file_path(checkpoint: Path) -> Path:

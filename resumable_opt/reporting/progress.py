@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
 
 from ..errors import in_ipython
+
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 #: Columns the bar leaves free at the end of its line, where a terminal echoes ``^C``.
 ECHO_ROOM = 3
@@ -117,6 +119,8 @@ def resume_command() -> str:
     argv = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     script = sys.argv[0] if sys.argv else ""
     if len(argv) > 1 and argv[1] == script and not script.endswith(".py"):
+        import shutil  # here: it imports bz2 and lzma, which the inspecting commands need not
+
         name = os.path.basename(script)
         found = shutil.which(name)
         if found and os.path.samefile(found, script):

@@ -27,16 +27,17 @@ always agree.  A row holds:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from ..checkpoint.journal import JOB_STATE_RUNNING
 from ..params import label_values
 from ..trials import is_ok, is_pending
 from ..values import active_values
 
+TYPE_CHECKING = False  # typing's, without importing typing at run time (see resumable_opt/__init__.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..search_state import SearchState
 
 #: The columns every row has, around the parameter columns.
@@ -49,20 +50,29 @@ STATUS_PRUNED = "pruned"
 STEP_COLUMN = "step"
 
 
-@dataclass
 class TrialTable:
-    """The rows of a search, and what its columns are."""
+    """The rows of a search, and what its columns are.
 
-    #: Every column, in order: tid, status, loss, the parameters, duration, started.
-    columns: list[str]
-    #: The parameter columns (hyperopt labels, renamed only if a label clashes with a fixed column).
-    parameters: list[str]
-    #: One dict per trial, keyed by column, in trial id order.
-    rows: list[dict[str, Any]]
-    #: False when the stored space could not be loaded here: parameters are hyperopt's raw values.
-    decoded: bool = True
-    #: Why the parameters are not decoded (the error loading the space), if they are not.
-    why_raw: str = ""
+    (A plain class, not a dataclass: see ``checkpoint.journal._Record``.)"""
+
+    def __init__(
+        self,
+        columns: list[str],
+        parameters: list[str],
+        rows: list[dict[str, Any]],
+        decoded: bool = True,
+        why_raw: str = "",
+    ) -> None:
+        #: Every column, in order: tid, status, loss, the parameters, duration, started.
+        self.columns = columns
+        #: The parameter columns (hyperopt labels, renamed only if a label clashes with a fixed column).
+        self.parameters = parameters
+        #: One dict per trial, keyed by column, in trial id order.
+        self.rows = rows
+        #: False when the stored space could not be loaded here: parameters are hyperopt's raw values.
+        self.decoded = decoded
+        #: Why the parameters are not decoded (the error loading the space), if they are not.
+        self.why_raw = why_raw
 
 
 def trial_table(state: SearchState) -> TrialTable:

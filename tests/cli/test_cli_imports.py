@@ -2,6 +2,7 @@
 nor a progress bar: what the inspecting commands cost is mostly starting Python
 (benchmarks/inspect_speed.py)."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -45,7 +46,15 @@ def test_inspecting_imports_no_hyperopt_nor_numpy(search, args):
 
 def test_best_imports_only_what_it_needs(search):
     """No progress bar (tqdm), no table (tabulate), no other command's module:
-    each takes longer to import than ``best`` takes to run."""
+    each takes longer to import than ``best`` takes to run.  Nor the standard
+    modules that would take a third of its time: ``dataclasses`` (it imports
+    ``inspect``, ``ast``, ``dis``), ``typing``, ``shutil`` (``bz2``, ``lzma``),
+    unless Python's own start-up imports them here already."""
     imported = imported_by("best", str(search), "--json")
     assert not imported & {"tqdm", "tabulate", "resumable_opt.cli.show", "resumable_opt.checkpoint.recovery"}
     assert "resumable_opt.cli.best" in imported
+    started = subprocess.run(
+        [sys.executable, "-c", "import sys; print(repr(sorted(sys.modules)))"], capture_output=True, text=True
+    )
+    at_start = set(ast.literal_eval(started.stdout))
+    assert not (imported - at_start) & {"dataclasses", "inspect", "typing", "shutil", "bz2", "lzma", "glob"}
