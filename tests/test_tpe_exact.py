@@ -274,6 +274,31 @@ def test_unusual_trials_are_read_as_hyperopt_reads_them():
     history.run(10)
 
 
+def test_a_finished_trials_result_replaced_is_read_again():
+    """A result replaced after its trial finished (a loss corrected by hand, in place of the dict or
+    inside it) is seen at the next call, in the list grown in place as in the one rebuilt."""
+    for refresh in (True, False):
+        history = History(SPACES["nested"](), 12, n_startup_jobs=5, refresh=refresh)
+        history.run(40)
+        trials = history.trials.trials
+        finished = [d for d in trials if d["state"] == JOB_STATE_DONE and d["result"].get("loss") is not None]
+        finished[3]["result"] = {"status": STATUS_OK, "loss": -100.0}  # the best now, by far
+        before = [exact(d) for d in history.both(7)]
+        finished[5]["result"] = {"status": STATUS_OK, "loss": -200.0}
+        assert [exact(d) for d in history.both(7)] != before  # (both() checks ours against hyperopt's)
+        history.run(5)
+
+
+def test_tied_losses_at_the_edge_of_the_good_trials_split_as_hyperopt():
+    """Which of equal losses count as good is up to argsort's order: ours must take hyperopt's."""
+    history = History(SPACES["nested"](), 13, n_startup_jobs=5)
+    history.run(30)
+    for doc in history.trials.trials:
+        if doc["result"].get("loss") is not None:
+            doc["result"] = {"status": STATUS_OK, "loss": round(doc["result"]["loss"], 0)}
+    history.run(20)
+
+
 def test_a_trial_without_an_inactive_label_as_hyperopt():
     """A document whose misc lacks a label it does not use: hyperopt's TPE proposes at random during
     the start-up trials, then fails on it with a KeyError; so does ours."""

@@ -416,6 +416,9 @@ def run_search(
         if fast_tpe_module.enabled(fast_tpe):
             algo = fast_tpe_module.fast_equivalent(algo)
         store = CheckpointStore(path, check_lock=lock.check)
-        run = Run(path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard, shown=shown)
+        run = Run(
+            path, data, store, domain, algo, rng, options, make_evaluator, torn_bytes, trials, guard,
+            shown=shown, release_lock=lock.release,
+        )  # fmt: skip
         run.execute()
         return SearchState(shown, data)

@@ -111,8 +111,12 @@ class Run:
         trials: base.Trials | None = None,
         guard: InterruptGuard | None = None,
         shown: Path | None = None,
+        release_lock: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
+        #: Lets go of the checkpoint (its owner note): called when the process ends at once
+        #: (:meth:`_stop_at_once`), where the caller's ``with`` that would do it never runs.
+        self.release_lock = release_lock
         #: The checkpoint as the user wrote it, for messages.
         self.shown = path if shown is None else shown
         self.data = data
@@ -391,7 +395,11 @@ class Run:
                 except (OSError, RuntimeError, ValueError):
                     pass
         finally:
-            os._exit(exit_status(first))
+            try:
+                if self.release_lock is not None:
+                    self.release_lock()  # after the last write: the run is over, and says so
+            finally:
+                os._exit(exit_status(first))
 
     def _why_no_more(self) -> str:
         if self.stopped_because:

@@ -57,6 +57,7 @@ _RELATIVE = 1e-9
 _BINS_PER_SIGMA = 64
 _MAX_WIDE = 64
 _LARGEST = 1e100
+_TINY = 1e-250
 #: The bands of distance (in units of the reach) the left-out components are counted in.
 _BANDS = (1.0, 1.25, 1.5, 2.0, 3.0)
 _EPS = float(np.finfo(np.float64).eps)
@@ -263,12 +264,13 @@ class _Near:
         self.first = np.searchsorted(self.narrow_mus, u_low - reach * tau, "left")
         self.width = max(1, int((np.searchsorted(self.narrow_mus, u_high + reach * tau, "right") - self.first).max()))
 
-    def beyond(self, values: np.ndarray, tail: Callable[[float], float]) -> np.ndarray:
+    def beyond(self, values: np.ndarray, tail: Callable[[float], float], of_narrow: bool = False) -> np.ndarray:
         """Per sample, an upper bound on ``sum_j values_j * tail(d_j)`` over the narrow components
         outside its window, ``d_j`` (at least ``reach``) being their distance in their own sigmas
         and ``tail`` decreasing: the components are counted in bands of distance, each at its
-        nearest edge, from prefix sums (their rounding covered by a margin)."""
-        narrow = values[self.narrow]
+        nearest edge, from prefix sums (their rounding covered by a margin).  ``of_narrow``:
+        ``values`` holds the narrow components' only."""
+        narrow = values if of_narrow else values[self.narrow]
         total = np.concatenate([[0.0], np.cumsum(narrow)])
         bound = np.zeros(len(self.u_low))
         edges = [self.reach * f for f in _BANDS]
@@ -297,12 +299,15 @@ class _Near:
 def _threshold(mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
     """The sigma below which components are found by windows, whichever of a few makes fewest pairs:
     twice the smallest (on long histories most sigmas are hyperopt's floor, prior_sigma / 100), about
-    the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest."""
-    sample = np.sort(sigmas[:: max(1, len(sigmas) // 256)])
+    the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest.
+    The wide components are counted in the sample too: only the cost depends on the choice, not the bounds."""
+    stride = max(1, len(sigmas) // 256)
+    sample = np.sort(sigmas[::stride])
     best_tau, best_cost = float(sigmas.max()), math.inf
     for tau in (2 * float(sigmas.min()), float(sample[int(0.97 * (len(sample) - 1))]), best_tau):
         window = np.searchsorted(mus, u_high + reach * tau, "right") - np.searchsorted(mus, u_low - reach * tau, "left")
-        cost = int(window.sum()) + len(u_low) * int(np.count_nonzero(sigmas > tau))
+        n_wide = (len(sample) - int(np.searchsorted(sample, tau, "right"))) * stride
+        cost = int(window.sum()) + len(u_low) * n_wide
         if cost < best_cost:
             best_tau, best_cost = tau, cost
     return best_tau
@@ -333,25 +338,36 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     if n_bins > 4 * len(mus):
         return None
     peaks = weights / (sigmas * _SQRT_2PI)
+    smallest_peak, largest_peak = float(np.min(peaks, where=weights > 0, initial=np.inf)), float(peaks.max())
+    if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
+        return None  # (the sums below are not in logs: they must neither underflow nor overflow)
+    narrow_peaks = peaks[near.narrow]
     first, last = np.searchsorted(near.narrow_mus, [start, start + n_bins * width])
-    bin_of = np.clip(((near.narrow_mus[first:last] - start) / width).astype(np.intp), 0, n_bins - 1)
-    offset = (near.narrow_mus[first:last] - (start + (bin_of + 0.5) * width)) / floor
-    peak = peaks[near.narrow][first:last]
-    moments = [np.bincount(bin_of, peak * offset**k, n_bins + window) for k in (0, 1, 2)]
-    largest_offset = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12
-    bins = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)[:, None] + np.arange(window)
+    crowd = near.narrow_mus[first:last]
+    bin_of = np.clip(((crowd - start) / width).astype(np.intp), 0, n_bins - 1)
+    offset = (crowd - (start + (bin_of + 0.5) * width)) / floor
+    peak = narrow_peaks[first:last]
+    weighted = peak * offset
+    size = n_bins + window
+    moments = [np.bincount(bin_of, x, size) for x in (peak, weighted, weighted * offset)]
+    b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
+    first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
+    bins = first_bin[:, None] + np.arange(window)
     total, first_moment, second_moment = (m[bins] for m in moments)
-    t = (u[:, None] - (start + (bins + 0.5) * width)) / floor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(total > 0, (t * first_moment - second_moment / 2) / total, 0.0)
-        reach_low = -np.abs(t) * largest_offset - largest_offset**2 / 2
-        span = np.abs(t) * largest_offset - reach_low
-        log_total = np.log(total) - t * t / 2
-        low = _log_sum_rows(log_total + mean)
-        chord = np.log1p((mean - reach_low) * np.expm1(span) / span)
-        high = _log_sum_rows(log_total + reach_low + np.where(span > 0, chord, mean - reach_low))
+    # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
+    t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
+    a = np.abs(t)
+    # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
+    # peak (checked above to be far from the float limits), the sums of positive terms are exact
+    # to a few 1e-13, and three transcendental functions per bin cost half what five did.
     with np.errstate(divide="ignore"):
-        high = np.logaddexp(high, np.log(near.beyond(peaks, lambda d: math.exp(-d * d / 2)) * (1 + 1e-6)))
+        mean = (t * first_moment - second_moment / 2) / np.maximum(total, _TINY)  # an empty bin: 0 / _TINY
+        low = np.log((total * np.exp(mean - t * t / 2)).sum(axis=1))
+        # x lies in [-a b - b**2 / 2, a b]: its span is > 0, and exp(-t**2 / 2 + the low end) = exp(-(a + b)**2 / 2)
+        span = (2 * b) * a + b * b / 2
+        chord = 1 + (mean + a * b + b * b / 2) * (np.expm1(span) / span)
+        high = np.log((total * np.exp(-np.square(a + b) / 2) * chord).sum(axis=1))
+        high = np.logaddexp(high, np.log(near.beyond(narrow_peaks, _gaussian_tail, of_narrow=True) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
         with np.errstate(divide="ignore"):
@@ -359,9 +375,12 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
         low, high = np.logaddexp(low, exact), np.logaddexp(high, exact)
     if mixture.log_scale is not None:
         low, high = low + mixture.log_scale, high + mixture.log_scale
-    with np.errstate(divide="ignore"):
-        log_peak = np.log(peaks)
-    return low - _slack(low, log_peak, weights), high + _slack(high, log_peak, weights)
+    largest_log_peak = max(abs(math.log(smallest_peak)), abs(math.log(largest_peak)))
+    return low - _slack(low, largest_log_peak), high + _slack(high, largest_log_peak)
+
+
+def _gaussian_tail(d: float) -> float:
+    return math.exp(-d * d / 2)
 
 
 def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -377,19 +396,23 @@ def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.nd
     np.add(terms, near.take(log_peak, -np.inf, 3), out=terms)
     inside = _log_sum_rows(terms, scratch_terms=True)
     # hyperopt's float terms may exceed the exact ones by their rounding: 1e-6 covers it many times over
-    outside = near.beyond(np.exp(log_peak), lambda d: math.exp(-d * d / 2)) * (1 + 1e-6)
+    outside = near.beyond(np.exp(log_peak), _gaussian_tail) * (1 + 1e-6)
     with np.errstate(divide="ignore"):
         far = np.log(outside)
     if log_scale is not None:
         inside = inside + log_scale
         far = far + log_scale
-    return inside - _slack(inside, log_peak, weights), np.logaddexp(inside, far) + _slack(inside, log_peak, weights)
+    some = weights > 0
+    largest_log_peak = max(
+        -float(np.min(log_peak, where=some, initial=np.inf)), float(np.max(log_peak, where=some, initial=-np.inf))
+    )
+    return inside - _slack(inside, largest_log_peak), np.logaddexp(inside, far) + _slack(inside, largest_log_peak)
 
 
-def _slack(log_density: np.ndarray, log_peak: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """How far hyperopt's float log density (and ours) may be from the exact one, many times over."""
-    largest_peak = float(np.abs(log_peak[weights > 0]).max())
-    return _RELATIVE * (4 + np.abs(np.where(np.isfinite(log_density), log_density, 0.0)) + largest_peak)
+def _slack(log_density: np.ndarray, largest_log_peak: float) -> np.ndarray:
+    """How far hyperopt's float log density (and ours) may be from the exact one, many times over;
+    ``largest_log_peak``: the largest ``|log peak|`` of the components of non-zero weight."""
+    return _RELATIVE * (4 + np.abs(np.where(np.isfinite(log_density), log_density, 0.0)) + largest_log_peak)
 
 
 def _mass_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:

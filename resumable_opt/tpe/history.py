@@ -140,11 +140,17 @@ class _History:
         return observations
 
     def _follow(self, docs: list) -> None:
+        # Lists of the whole history are compared by identity, element by element (C speed), but
+        # never sliced or copied: a copy touches every document's reference count, and reaching
+        # thousands of objects scattered in memory costs more than the comparison itself.
         n_old, n_new = len(self.docs), len(docs)
         results = list(map(_RESULT, docs))
-        if n_new >= n_old and docs[:n_old] == self.docs:  # C-speed, by identity: trials were only added
+        kept = self.docs
+        kept.extend(docs[n_old:])
+        if kept == docs:  # trials were only added
             first_new = n_old
         else:
+            del kept[n_old:]
             common = min(n_old, n_new)
             doc_ids = np.fromiter(map(id, docs[:common]), dtype=np.int64, count=common)
             old_ids = np.fromiter(map(id, self.docs[:common]), dtype=np.int64, count=common)
@@ -161,7 +167,12 @@ class _History:
             if docs[slot].get("state") not in _IN_FLIGHT:
                 self.pending.discard(slot)
         # ... then make sure no other result was replaced (C-speed when none was).
-        if results[:first_new] != old_results[:first_new]:
+        if first_new == n_old:  # only added: compare whole lists, the new results being the same in both
+            old_results.extend(results[n_old:])
+            replaced = results != old_results
+        else:
+            replaced = results[:first_new] != old_results[:first_new]
+        if replaced:
             new_ids = np.fromiter(map(id, results[:first_new]), dtype=np.int64, count=first_new)
             old_ids = np.fromiter(map(id, old_results[:first_new]), dtype=np.int64, count=first_new)
             changed.extend(np.flatnonzero(new_ids != old_ids).tolist())
@@ -173,7 +184,8 @@ class _History:
             included[slot] = loss == loss
         for slot in range(first_new, n_new):
             self._append(slot, docs[slot], results[slot])
-        self.docs = list(docs)
+        if first_new != n_old:  # (otherwise the kept list was brought up to date above)
+            self.docs = list(docs)
         self.results = results
 
     def _truncate(self, n: int) -> None:
@@ -239,6 +251,20 @@ def _n_below(gamma: float, n: int) -> int:
     return min(int(np.ceil(gamma * np.sqrt(n))), DEFAULT_LF)
 
 
+def _smallest(losses: np.ndarray, k: int) -> np.ndarray:
+    """The positions of ``np.argsort(losses)[:k]``, in some order (the split uses them as a set).
+
+    A partition finds them in linear time; when the k-th smallest loss ties
+    with the next, which of the tied ones argsort puts first depends on its
+    algorithm, so argsort itself decides.
+    """
+    if 0 < k < len(losses):
+        part = np.argpartition(losses, k - 1)[:k]
+        if np.count_nonzero(losses <= losses[part].max()) == k:
+            return part
+    return np.argsort(losses)[:k]
+
+
 class _FastObservations(_Observations):
     def __init__(self, history: _History) -> None:
         self.history = history
@@ -260,9 +286,8 @@ class _FastObservations(_Observations):
 
     def split(self, gamma: float) -> dict[str, tuple]:
         history = self.history
-        l_order = np.argsort(self.losses())
         below = np.zeros(history.tids.n, dtype=bool)
-        below[self.slots[l_order[: _n_below(gamma, self.n)]]] = True
+        below[self.slots[_smallest(self.losses(), _n_below(gamma, self.n))]] = True
         included = history.included.view()
         tids = history.tids.view()
         splits = {}

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import resumable_opt
+from resumable_opt.checkpoint.lock import owner_path
 from stop_helpers import TESTS, Terminal, env_with_path, lines, owner_pid, process_gone, start, wait_until
 
 # Real processes and real signals: seconds per test; .ci/run runs these once.
@@ -88,6 +89,7 @@ def test_closing_the_terminal_stops_the_run_cleanly(tmp_path):
         state = resumable_opt.load(ckpt)
         assert state.runs[-1].outcome == "interrupted by SIGHUP", "the run saved and recorded its end"
         assert state.n_pending == 1 and state.n_failed == 0
+        assert not owner_path(ckpt).exists(), "and it let go of the checkpoint (a second hang-up included)"
     done = start([sys.executable, SEARCH, ckpt, 5, "--log", log], env=env_with_path())
     assert done.wait(timeout=120) == 0
     state = resumable_opt.load(ckpt)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import resumable_opt
+from resumable_opt.checkpoint.lock import owner_path
 from stop_helpers import EXIT, HERE, env_with_path, lines, start, wait_until
 
 # Real processes and real signals: seconds per test; .ci/run runs these once.
@@ -76,4 +77,6 @@ def test_a_further_signal_stops_an_objective_that_swallows_everything_at_once(tm
     state = resumable_opt.load(ckpt)
     assert state.runs[-1].outcome == f"interrupted by {signal.Signals(first).name}"
     assert state.n_finished == 0 and state.n_pending == 1
+    assert not owner_path(ckpt).exists(), "the run ended at once, and said so: it is not running any more"
+    assert state.running is None
     resume_and_check_the_point_is_run_again(ckpt, log)
