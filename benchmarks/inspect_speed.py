@@ -1,7 +1,7 @@
 """How long ``resumable-opt best CKPT --json`` takes, against ``python -c pass`` and reading the file
 (and, for a look at the other inspecting commands, ``show`` and ``trials --format json``).
 
-    python benchmarks/inspect_speed.py CKPT [CODE_FOLDER ...]
+    python benchmarks/inspect_speed.py [--phases] CKPT [CODE_FOLDER ...]
 
 A 2000-trial CKPT to measure (a few seconds: random search, a cheap objective)::
 
@@ -9,6 +9,10 @@ A 2000-trial CKPT to measure (a few seconds: random search, a cheap objective)::
         lambda p: (p['x'] - 1) ** 2 + p['y'] + len(p['c']), {'x': hp.uniform('x', -5, 5),
         'y': hp.loguniform('y', -3, 2), 'c': hp.choice('c', ['a', 'bb', 'ccc'])},
         '/tmp/inspect-2000.ckpt', 2000, algo=rand.suggest, seed=0, progress=False)"
+
+``--phases`` (before CKPT) shows where the time of ``best --json`` goes instead: the
+same medians for a process that stops after each step (imports, the argument
+parser, ``load()``), its objects frozen at exit as the command's are.
 
 Each command runs 9 times in a fresh process (medians); with CODE_FOLDERs,
 once per folder of resumable-opt code (PYTHONPATH), e.g. a checkout of the
@@ -40,13 +44,35 @@ def median_seconds(command: list[str], env: dict, repeats: int = 9) -> float:
     return statistics.median(times)
 
 
+def phases(python: str, ckpt: str, env: dict) -> None:
+    """Medians of processes that stop after each step of ``best --json``."""
+    frozen = "import gc; gc.freeze()"  # as the command's own process ends (cli.main)
+    steps = [
+        ("imports", "import resumable_opt.cli, resumable_opt.cli.best"),
+        ("+ parser", f"resumable_opt.cli.build_parser('best').parse_args(['best', {ckpt!r}, '--json'])"),
+        ("+ load() and freeing it", f"import resumable_opt; state = resumable_opt.load({ckpt!r}); del state"),
+    ]
+    code = []
+    for name, step in steps:
+        code.append(step)
+        seconds = median_seconds([python, "-c", "\n".join([*code, frozen])], env)
+        print(f"  {name}: {seconds:.3f} s")
+
+
 def main() -> None:
-    ckpt, folders = os.path.abspath(sys.argv[1]), [os.path.abspath(folder) for folder in sys.argv[2:] or ["."]]
+    args = sys.argv[1:]
+    show_phases = args[:1] == ["--phases"]
+    args = args[1:] if show_phases else args
+    ckpt, folders = os.path.abspath(args[0]), [os.path.abspath(folder) for folder in args[1:] or ["."]]
     python = sys.executable
     for folder in folders:
         env = dict(os.environ, PYTHONPATH=folder)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         median_seconds([python, "-m", "resumable_opt", "best", ckpt, "--json"], env, repeats=1)  # writes the cache
+        if show_phases:
+            print(f"{folder}: python -c pass {median_seconds([python, '-c', 'pass'], env):.3f} s")
+            phases(python, ckpt, env)
+            continue
         bare = median_seconds([python, "-c", "pass"], env)
         reading = median_seconds([python, "-c", f"open({ckpt!r}, 'rb').read()"], env)
         best = median_seconds([python, "-m", "resumable_opt", "best", ckpt, "--json"], env)
