@@ -111,7 +111,7 @@ class InterruptGuard:
                     # background job of a script (SIGINT) asked for exactly that.
                     if signal.getsignal(signum) is not signal.SIG_IGN:
                         self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:  # not the main thread, and the first call: nothing was set
+            except ValueError:  # not the main thread: the first signal.signal call raised, none was set
                 return self
             if self._previous:  # (with every stop signal ignored there is nothing to guard)
                 self._outer, InterruptGuard._installed = InterruptGuard._installed, self
