@@ -39,6 +39,8 @@ COMMANDS = {
     **{name: name for name in ("demo", "show", "watch", "best", "trials", "export", "plot", "resume", "fork")},
     **{"verify": "recovery", "recover": "recovery", "import": "importing", "add-points": "importing"},
 }
+#: The commands that only read a checkpoint: nothing of theirs needs finalising when the process ends.
+READ_ONLY = frozenset({"show", "best", "trials", "export", "plot", "verify"})
 
 
 def command_modules(command: str | None = None) -> list[ModuleType]:
@@ -119,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command ``argv`` and return its exit status.
 
     Without ``argv`` it runs the process's own arguments, as the ``resumable-opt``
-    script and ``python -m resumable_opt`` do: the process ends right after, so its
-    objects are then frozen (``gc.freeze``): Python's last garbage collection at exit
-    would walk and free every module's objects one by one, for nothing: 3 ms of the
-    50 that ``resumable-opt best`` may take (``benchmarks/inspect_speed.py``).
+    script and ``python -m resumable_opt`` do: the process ends right after, so the
+    objects of a command in :data:`READ_ONLY` are then frozen (``gc.freeze``):
+    Python's last garbage collection at exit would walk and free every module's
+    objects one by one, for nothing: 3 ms of the 50 that ``resumable-opt best`` may
+    take (``benchmarks/inspect_speed.py``).  The commands that run a search or write
+    files are left alone: an object of theirs in a reference cycle may have
+    something to finalise (``__del__``), which frozen objects never get to do.
     """
     try:
         with InterruptGuard() as guard:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 tell(f"resumable-opt: stopped by {stop.signal_name}")
                 return exit_status(stop.signum)
     finally:
-        if argv is None:
+        if argv is None and named_command(sys.argv[1:]) in READ_ONLY:
             gc.freeze()
 
 
