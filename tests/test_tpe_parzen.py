@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hyperopt import JOB_STATE_ERROR, hp, tpe
+from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, Trials, base, hp, rand, tpe
 
 from resumable_opt import tpe as fast_tpe
 from resumable_opt.tpe import history as tpe_history
@@ -220,3 +220,23 @@ def test_linear_forgetting_takes_the_kept_order_too():
     assert ours == theirs
     assert parzen.counts["fast"] - before["fast"] == 4 * len(seeds)
     assert parzen.counts["fallback"] == before["fallback"]
+
+
+def test_trials_out_of_id_order_take_the_kept_order_too():
+    """Trials brought in with ids out of order (the split then orders each label's observations by id,
+    and the order of the bad ones is derived through that permutation): still the kept order, still
+    hyperopt's proposals."""
+    history = History(CONTINUOUS, 9, n_startup_jobs=5, in_flight=3)
+    history.run(20)
+    domain = base.Domain(lambda p: 0.0, CONTINUOUS)
+    docs = rand.suggest(list(range(40)), domain, Trials(), 4)
+    tids = np.random.default_rng(4).permutation(np.arange(1000, 1120, 3))
+    for doc, tid in zip(docs, tids.tolist(), strict=True):
+        doc["tid"] = doc["misc"]["tid"] = tid
+        doc["misc"]["idxs"] = {label: [tid] if idxs else [] for label, idxs in doc["misc"]["idxs"].items()}
+        doc["state"], doc["result"] = JOB_STATE_DONE, {"status": STATUS_OK, "loss": float(tid % 7)}
+    history.add(docs)
+    before = dict(parzen.counts)
+    history.run(40)
+    assert not tpe_history.HISTORIES[history.trials].irregular
+    assert parzen.counts["fast"] - before["fast"] == 4 * 40
