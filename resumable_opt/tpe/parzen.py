@@ -95,20 +95,18 @@ def _sorted_parzen(mus: np.ndarray, order: np.ndarray, prior_weight, prior_mu, p
     None if ``order`` is not the permutation argsort returns or hyperopt would fail its asserts."""
     if order.dtype.kind not in "iu" or order.ndim != 1:
         return None
-    try:
-        srtd = mus[order]
-    except IndexError:
-        return None
+    n = len(mus)
+    # hyperopt's mus[order] is gathered straight into srtd_mus[1:] (the prior goes in below). Indices out
+    # of range are clipped, here as for the weights: if the check passes, the clipped order is argsort's.
+    srtd_mus = np.empty(n + 1)
+    srtd = np.take(mus, order, out=srtd_mus[1:], mode="clip")
     if not (srtd[1:] > srtd[:-1]).all():  # ties, NaN or a wrong order: leave it to argsort
         return None
-    # From here, hyperopt's operations on equal arrays (``srtd`` is its ``mus[order]``), each element
-    # computed by the same float operation; only temporary arrays are spared.
-    n = len(mus)
+    # From here, hyperopt's operations on equal arrays, each element computed by the same float
+    # operation; only temporary arrays are spared.
     prior_pos = np.searchsorted(srtd, prior_mu)
-    srtd_mus = np.empty(n + 1)
-    srtd_mus[:prior_pos] = srtd[:prior_pos]
+    srtd_mus[:prior_pos] = srtd[:prior_pos]  # (moved down one place)
     srtd_mus[prior_pos] = prior_mu
-    srtd_mus[prior_pos + 1 :] = srtd[prior_pos:]
     # hyperopt's srtd_mus[1:-1] - srtd_mus[0:-2] and srtd_mus[2:] - srtd_mus[1:-1], computed once
     gaps = np.subtract(srtd_mus[1:], srtd_mus[:-1])
     sigma = np.empty(n + 1)
@@ -116,11 +114,10 @@ def _sorted_parzen(mus: np.ndarray, order: np.ndarray, prior_weight, prior_mu, p
     sigma[0] = gaps[0]
     sigma[-1] = gaps[-1]
 
-    weights = _forgetting_weights(n, LF)[order]
     srtd_weights = np.empty(n + 1)
+    weights = np.take(_forgetting_weights(n, LF), order, out=srtd_weights[1:], mode="clip")
     srtd_weights[:prior_pos] = weights[:prior_pos]
     srtd_weights[prior_pos] = prior_weight
-    srtd_weights[prior_pos + 1 :] = weights[prior_pos:]
 
     maxsigma = prior_sigma
     minsigma = prior_sigma / min(100.0, (1.0 + len(srtd_mus)))
