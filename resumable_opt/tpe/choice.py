@@ -448,29 +448,39 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     narrow_peaks = components.narrow_values(floor, "peaks")
     first, last = np.searchsorted(near.narrow_mus, [start, start + n_bins * width])
     crowd = near.narrow_mus[first:last]
-    bin_of = np.clip(((crowd - start) / width).astype(np.intp), 0, n_bins - 1)
-    offset = (crowd - (start + (bin_of + 0.5) * width)) / floor
+    # Each component's bin, and its offset from the bin's centre in floor sigmas (the rounding of
+    # ``position``, a few 1e-13 of a bin at most, is far inside the 1e-12 added to the largest offset).
+    position = (crowd - start) * (1 / width)
+    bin_of = np.minimum(position.astype(np.intp), n_bins - 1)
+    offset = (position - bin_of - 0.5) * (width / floor)
     peak = narrow_peaks[first:last]
     weighted = peak * offset
     size = n_bins + window
-    moments = [np.bincount(bin_of, x, size) for x in (peak, weighted, weighted * offset)]
+    total = np.bincount(bin_of, peak, size)
+    # per bin, the mean of x is t * mean(e) - mean(e**2) / 2 (an empty bin: 0 / _TINY, and no weight)
+    held = np.maximum(total, _TINY)
+    mean_e = np.bincount(bin_of, weighted, size) / held
+    half_mean_e2 = np.bincount(bin_of, weighted * offset, size) / (2 * held)
     b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
     first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
     bins = first_bin[:, None] + np.arange(window)
-    total, first_moment, second_moment = (m[bins] for m in moments)
+    total = total[bins]
     # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
     t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
+    mean = t * mean_e[bins] - half_mean_e2[bins]
     a = np.abs(t)
+    half_t2 = np.square(t, out=t)
+    half_t2 *= 0.5
     # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
-    # peak (checked above to be far from the float limits), the sums of positive terms are exact
-    # to a few 1e-13, and three transcendental functions per bin cost half what five did.
+    # peak (checked above to be far from the float limits), and the sums of positive terms are
+    # exact to a few 1e-13.
     with np.errstate(divide="ignore"):
-        mean = (t * first_moment - second_moment / 2) / np.maximum(total, _TINY)  # an empty bin: 0 / _TINY
-        low = np.log((total * np.exp(mean - t * t / 2)).sum(axis=1))
-        # x lies in [-a b - b**2 / 2, a b]: its span is > 0, and exp(-t**2 / 2 + the low end) = exp(-(a + b)**2 / 2)
+        low = np.log((total * np.exp(mean - half_t2)).sum(axis=1))
+        # x lies in [lowest, a b] with lowest = -a b - b**2 / 2: its span is > 0
+        lowest = -(a * b) - b * b / 2
         span = (2 * b) * a + b * b / 2
-        chord = 1 + (mean + a * b + b * b / 2) * (np.expm1(span) / span)
-        high = np.log((total * np.exp(-np.square(a + b) / 2) * chord).sum(axis=1))
+        chord = 1 + (mean - lowest) * (np.expm1(span) / span)
+        high = np.log((total * np.exp(lowest - half_t2) * chord).sum(axis=1))
         high = np.logaddexp(high, np.log(near.beyond("peaks", _gaussian_tail) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
