@@ -276,37 +276,40 @@ class _Components:
 
         return self._cached("sigmas_sample", make)
 
-    def narrow(self, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The components whose sigma is at most ``tau``: their mask, the others' indices, their means."""
-
-        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            narrow = self.sigmas <= tau
-            return narrow, np.flatnonzero(~narrow), self.mus[narrow]
-
-        return self._cached(("narrow", tau), make)
+    def wide(self, tau: float) -> np.ndarray:
+        """The indices of the components whose sigma is above ``tau``."""
+        return self._cached(("wide", tau), lambda: np.flatnonzero(self.sigmas > tau))
 
     def narrow_values(self, tau: float, name: str) -> np.ndarray:
-        """The narrow components' ``name``."""
-        return self._cached(("narrow values", tau, name), lambda: self[name][self.narrow(tau)[0]])
+        """``name`` of every component, with no mass for the wide ones (they are summed apart): their
+        ``peaks`` and ``weights`` 0, their ``log_peaks`` -inf."""
+        values, wide = self[name], self.wide(tau)
+        if name not in _MASSES or not len(wide):
+            return values
 
-    def windows(self, tau: float, name: str, nothing: float, width: int) -> np.ndarray:
-        """The narrow components' ``name`` as overlapping windows of ``width``: row ``i`` holds
-        components ``i`` to ``i + width - 1``, ``nothing`` past the last one (a view, no copy)."""
+        def make() -> np.ndarray:
+            masses = values.copy()
+            masses[wide] = _MASSES[name]
+            return masses
+
+        return self._cached(("narrow", tau, name), make)
+
+    def windows(self, tau: float, name: str, width: int) -> np.ndarray:
+        """:meth:`narrow_values` as overlapping windows of ``width`` (at most the number of
+        components): row ``i`` holds components ``i`` to ``i + width - 1`` (a view, no copy)."""
         values = self.narrow_values(tau, name)
-        key = ("padded", tau, name, nothing)
-        padded = self._cache.get(key)
-        if padded is None or len(padded) - len(values) < width:
-            pad = max(width, 2 * (len(padded) - len(values)) if padded is not None else 0)
-            padded = self._cache[key] = np.concatenate([values, np.full(pad, nothing)])
-        # n + 1 rows of width, and at least width elements after the n narrow ones: every row lies inside
-        strides = (padded.itemsize, padded.itemsize)
-        return np.lib.stride_tricks.as_strided(padded, (len(values) + 1, width), strides, writeable=False)
+        strides = (values.itemsize, values.itemsize)
+        return np.lib.stride_tricks.as_strided(values, (len(values) - width + 1, width), strides, writeable=False)
 
     def prefix_sums(self, tau: float, name: str) -> np.ndarray:
-        """0, then the running sum of the narrow components' ``name``."""
+        """0, then the running sum of :meth:`narrow_values`."""
         return self._cached(
             ("prefix", tau, name), lambda: np.concatenate([[0.0], np.cumsum(self.narrow_values(tau, name))])
         )
+
+
+#: What a component of no mass has, by value.
+_MASSES = {"peaks": 0.0, "weights": 0.0, "log_peaks": -np.inf}
 
 
 def _finite_number(x: Any) -> bool:
@@ -347,11 +350,13 @@ class _Near:
     """For each sample, the components that may lie within ``reach`` of their sigmas of it.
 
     Components whose sigma is at most ``tau`` ("narrow") are found by a window of ``reach * tau``
-    around the sample in the sorted means; the few wider ones are taken for every sample.
-    ``tau`` is chosen by :func:`_threshold`.
-    :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is
-    its sample's window, padded with the next components (evaluated exactly too, which only
-    tightens the bounds) or past the last one with a component of no mass, then the wide ones.
+    around the sample in the sorted means; the few wider ones are taken for every sample (and count
+    as having no mass in the windows and the bands).  ``tau`` is chosen by :func:`_threshold`.
+    :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is its
+    sample's window, widened to the widest window by the next components (moved left where it
+    would run past the last one), then the wide ones.  The extra components of a row are summed
+    exactly as well as counted in the bands beyond: the sum stays a sum of distinct components,
+    and the bound above it only grows, so both bounds hold.
     """
 
     def __init__(
@@ -365,14 +370,15 @@ class _Near:
         if tau is None:
             tau = _threshold(components, u_low, u_high, reach)
         self.components, self.tau, self.reach = components, tau, reach
-        self.narrow, self.wide, self.narrow_mus = components.narrow(tau)
+        self.wide = components.wide(tau)
+        self.narrow_mus = mus = components.mus
         # Where each band of distance (row k: beyond reach * _BANDS[k] narrow sigmas) begins, left and
         # right of each sample; row 0 is the window.
         offsets = (reach * np.array(_BANDS))[:, None] * tau
-        self.left = np.searchsorted(self.narrow_mus, u_low - offsets, "left")
-        self.right = np.searchsorted(self.narrow_mus, u_high + offsets, "right")
-        self.first = self.left[0]
-        self.width = max(1, int((self.right[0] - self.first).max()))
+        self.left = np.searchsorted(mus, u_low - offsets, "left")
+        self.right = np.searchsorted(mus, u_high + offsets, "right")
+        self.width = min(len(mus), max(1, int((self.right[0] - self.left[0]).max())))
+        self.first = np.minimum(self.left[0], len(mus) - self.width)
 
     def beyond(self, name: str, tail: Callable[[float], float]) -> np.ndarray:
         """Per sample, an upper bound on ``sum_j value_j * tail(d_j)`` over the narrow components
@@ -390,11 +396,11 @@ class _Near:
         bound = tails @ ((at_left - next_left) + (next_right - at_right))
         return bound + tail(self.reach) * (8 * len(_BANDS) + 2 * len(total)) * _EPS * total[-1]
 
-    def take(self, name: str, nothing: float, which: int) -> np.ndarray:
-        """The components' ``name`` at each sample's components, ``nothing`` for the padding,
-        in scratch array ``which`` (kept between calls: fresh arrays of this size cost page faults)."""
+    def take(self, name: str, which: int) -> np.ndarray:
+        """The components' ``name`` at each sample's components, in scratch array ``which``
+        (kept between calls: fresh arrays of this size cost page faults)."""
         out = scratch(which, (len(self.first), self.width + len(self.wide)))
-        out[:, : self.width] = self.components.windows(self.tau, name, nothing, self.width)[self.first]
+        out[:, : self.width] = self.components.windows(self.tau, name, self.width)[self.first]
         out[:, self.width :] = self.components[name][self.wide]
         return out
 
@@ -520,13 +526,13 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
     smallest_peak, largest_peak = components.peak_range()
     if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
         return None
-    terms = near.take("mus", np.inf, 2)
+    terms = near.take("mus", 2)
     np.subtract(u[:, None], terms, out=terms)
     np.square(terms, out=terms)
-    np.multiply(terms, near.take("half_precision", 1.0, 3), out=terms)
+    np.multiply(terms, near.take("half_precision", 3), out=terms)
     np.negative(terms, out=terms)
     np.exp(terms, out=terms)
-    np.multiply(terms, near.take("peaks", 0.0, 3), out=terms)
+    np.multiply(terms, near.take("peaks", 3), out=terms)
     total = terms.sum(axis=1)
     # Each window's own components lie within reach: their terms are above _TINY * e**-32, so a
     # smaller sum means an empty window whose faraway terms may have underflowed.
@@ -537,12 +543,12 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
 
 def _near_log_sum(near: _Near, u: np.ndarray) -> np.ndarray:
     """The same sum, in logs."""
-    terms = near.take("mus", np.inf, 2)
+    terms = near.take("mus", 2)
     np.subtract(u[:, None], terms, out=terms)
-    np.divide(terms, near.take("sigmas", 1.0, 3), out=terms)
+    np.divide(terms, near.take("sigmas", 3), out=terms)
     np.square(terms, out=terms)
     np.multiply(terms, -0.5, out=terms)
-    np.add(terms, near.take("log_peaks", -np.inf, 3), out=terms)
+    np.add(terms, near.take("log_peaks", 3), out=terms)
     return _log_sum_rows(terms, scratch_terms=True)
 
 
@@ -555,10 +561,10 @@ def _slack(log_density: np.ndarray, largest_log_peak: float) -> np.ndarray:
 def _mass_bounds(mixture: _Mixture, near: _Near) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on ``log sum_j w_j P(u_low <= N(mu_j, sigma_j) <= u_high)``, hyperopt's ``prob``."""
     weights, u_low, u_high = mixture.components.weights, mixture.u_low, mixture.u_high
-    bottom = near.take("bottom", 1.0, 2)
-    centre = near.take("mus", np.inf, 3)
+    bottom = near.take("bottom", 2)
+    centre = near.take("mus", 3)
     mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
-    inside = (near.take("weights", 0.0, 2) * mass).sum(axis=1)
+    inside = (near.take("weights", 2) * mass).sum(axis=1)
     outside = near.beyond("weights", lambda d: 0.5 * math.erfc(d / math.sqrt(2)))
     rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
     with np.errstate(divide="ignore"):
