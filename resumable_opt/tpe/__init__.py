@@ -102,7 +102,7 @@ def suggest(
         log = verbose and logger.isEnabledFor(logging.INFO)
         best = float(np.nanmin(observations.losses())) if n and log else None
         max_tid = observations.max_tid() if n else None
-        splits = observations.split(gamma) if n >= n_startup_jobs else {}
+        splits = observations.split(gamma, model.ordered_labels) if n >= n_startup_jobs else {}
     if log:
         logger.info("TPE using %s", f"{n:d}/{len(trials):d} trials with best loss {best:f}" if n else "0 trials")
 

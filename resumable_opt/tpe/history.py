@@ -13,11 +13,15 @@ from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
 from hyperopt.base import miscs_to_idxs_vals
 from hyperopt.pyll import scope
 
+from .parzen import Split
 from .posterior import DEFAULT_LF
 
 logger = logging.getLogger(__name__)
 
 _FLOAT, _INT, _OTHER = 0, 1, 2
+_NO_POSITIONS, _NO_VALUES = np.empty(0, dtype=np.int64), np.empty(0)
+#: How often a label's values were sorted whole and how often new ones were merged into the kept order.
+counts = {"sorted": 0, "merged": 0}
 
 
 def _kind(value: Any) -> int:
@@ -52,7 +56,15 @@ class _Growing:
 
 class _Label:
     """One label's observations: the slots (positions in ``trials.trials``) of
-    the trials where it is active, ascending, and their values."""
+    the trials where it is active, ascending, and their values.
+
+    While every value is a float, it also keeps their positions sorted by
+    value (for the Parzen estimator of the bad trials, which would sort them
+    at every call), merged with the values appended since the last call.
+    Once two values tie (or one is NaN), argsort's order is not unique and
+    the estimator sorts by itself: nothing is kept until a truncation removes
+    the values that tied.
+    """
 
     def __init__(self) -> None:
         self.slots = _Growing(np.int64)
@@ -60,6 +72,11 @@ class _Label:
         self.ints = _Growing(np.int64)
         self.kinds = _Growing(np.int8)
         self.values: list = []
+        self.n_not_float = 0
+        self._n_sorted = 0  # how many of the first values the kept order holds (0: none kept)
+        self._sorted = _NO_POSITIONS  # their positions, by value
+        self._sorted_values = _NO_VALUES  # their values, in that order
+        self._tied_within = 0  # the first this many values hold a tie or a NaN (0: none known)
 
     def append(self, slot: int, value: Any) -> None:
         kind = _kind(value)
@@ -68,20 +85,82 @@ class _Label:
         self.floats.append(float(value) if kind == _FLOAT else 0.0)
         self.ints.append(value if kind == _INT else 0)
         self.values.append(value)
+        if kind != _FLOAT:
+            self.n_not_float += 1
 
     def truncate(self, n_slots: int) -> None:
         keep = int(np.searchsorted(self.slots.view(), n_slots))
+        if keep == self.slots.n:
+            return
         for column in (self.slots, self.floats, self.ints, self.kinds):
             column.truncate(keep)
         del self.values[keep:]
+        self.n_not_float = int(np.count_nonzero(self.kinds.view()))
+        if keep < self._tied_within:
+            self._tied_within = 0
+        if keep < self._n_sorted:
+            kept = self._sorted < keep  # the survivors stay in order
+            self._sorted, self._sorted_values = self._sorted[kept], self._sorted_values[kept]
+            self._n_sorted = keep
+
+    def sorted_positions(self) -> np.ndarray | None:
+        """All positions ordered by value, the values strictly increasing; None when
+        some value is not a float, or two tie, or one is NaN."""
+        n, n_sorted = self.slots.n, self._n_sorted
+        if self.n_not_float or self._tied_within or n == 0:
+            return None
+        if n == n_sorted:
+            return self._sorted
+        floats = self.floats.view()
+        if not n_sorted or n - n_sorted > max(16, n_sorted // 8):
+            counts["sorted"] += 1
+            order = np.argsort(floats)
+            values = floats[order]
+            increasing = values[1:] > values[:-1]
+            if not increasing.all():
+                # the first positions past which the tie (or NaN) stays, whatever is truncated after them
+                at = np.flatnonzero(~increasing)
+                self._tied(int(np.maximum(order[at], order[at + 1]).min()) + 1)
+                return None
+        else:  # merge the values appended since (most often one)
+            counts["merged"] += 1
+            kept, kept_values = self._sorted, self._sorted_values
+            if n - n_sorted == 1:
+                value = float(floats[n_sorted])
+                i = int(kept_values.searchsorted(value))
+                if not ((i == 0 or kept_values[i - 1] < value) and (i == n_sorted or value < kept_values[i])):
+                    self._tied(n)
+                    return None
+                order = np.concatenate((kept[:i], (n_sorted,), kept[i:]))
+                values = np.concatenate((kept_values[:i], (value,), kept_values[i:]))
+            else:
+                new = np.argsort(floats[n_sorted:]) + n_sorted
+                new_values = floats[new]
+                if not (new_values[1:] > new_values[:-1]).all():
+                    self._tied(n)
+                    return None
+                at = kept_values.searchsorted(new_values)
+                before, after = kept_values[np.maximum(at - 1, 0)], kept_values[np.minimum(at, n_sorted - 1)]
+                if not (((at == 0) | (before < new_values)) & ((at == n_sorted) | (new_values < after))).all():
+                    self._tied(n)
+                    return None
+                order = np.insert(kept, at, new)
+                values = np.insert(kept_values, at, new_values)
+        self._sorted, self._sorted_values, self._n_sorted = order, values, n
+        return order
+
+    def _tied(self, within: int) -> None:
+        """Two of the first ``within`` values tie (or one is NaN): keep no order until they are truncated."""
+        self._sorted, self._sorted_values, self._n_sorted = _NO_POSITIONS, _NO_VALUES, 0
+        self._tied_within = within
 
     def array(self, positions: np.ndarray) -> np.ndarray:
         """``np.asarray`` of the values at ``positions``, as ``ap_split_trials`` makes it."""
         if len(positions) == 0:
             return np.asarray([])
-        kinds = self.kinds.view()
-        if not kinds.any():
+        if not self.n_not_float:
             return self.floats.view()[positions]
+        kinds = self.kinds.view()
         if (kinds == _INT).all():
             return self.ints.view()[positions]
         values = self.values
@@ -242,7 +321,9 @@ class _Observations:
     def max_tid(self) -> int:
         raise NotImplementedError
 
-    def split(self, gamma: float) -> dict[str, tuple]:
+    def split(self, gamma: float, ordered: frozenset = frozenset()) -> dict[str, tuple]:
+        """Per label, ``ap_split_trials``' ``(below, above)``; for the labels in ``ordered``,
+        when it can, a :class:`~.parzen.Split` that also holds the order sorting ``above``."""
         raise NotImplementedError
 
 
@@ -284,13 +365,14 @@ class _FastObservations(_Observations):
     def max_tid(self) -> int:
         return int(self.history.tids.view()[self.slots].max())
 
-    def split(self, gamma: float) -> dict[str, tuple]:
+    def split(self, gamma: float, ordered: frozenset = frozenset()) -> dict[str, tuple]:
         history = self.history
         below = np.zeros(history.tids.n, dtype=bool)
         below[self.slots[_smallest(self.losses(), _n_below(gamma, self.n))]] = True
         included = history.included.view()
         tids = history.tids.view()
-        splits = {}
+        splits: dict[str, tuple] = {}
+        ranks: dict[int, np.ndarray] = {}
         for name, label in history.labels.items():
             slots = label.slots.view()
             positions = np.arange(len(slots))
@@ -299,10 +381,47 @@ class _FastObservations(_Observations):
             if not self.in_tid_order:
                 positions = positions[np.argsort(tids[slots[positions]], kind="stable")]
             is_below = below[slots[positions]]
-            good = positions[is_below]
+            good, bad = positions[is_below], positions[~is_below]
             values = label.values
-            splits[name] = (np.asarray([values[i] for i in good]), label.array(positions[~is_below]))
+            below_values, above_values = np.asarray([values[i] for i in good]), label.array(bad)
+            if name not in ordered:
+                splits[name] = (below_values, above_values)
+                continue
+            by_value = label.sorted_positions() if len(bad) > 1 else None
+            order = None
+            if by_value is not None:
+                # A label active in every trial has the same bad positions as any other such label.
+                shared = len(slots) == len(tids)
+                rank = ranks.get(len(slots)) if shared else None
+                if rank is None:
+                    rank = _rank(len(slots), bad)
+                    if shared:
+                        ranks[len(slots)] = rank
+                order = rank[by_value]
+                order = order[order >= 0]
+            splits[name] = Split(below_values, above_values, order)
         return splits
+
+
+def _rank(n: int, positions: np.ndarray) -> np.ndarray:
+    """Of each of ``n`` positions, its index in ``positions`` (distinct), or -1."""
+    rank = np.full(n, -1)
+    rank[positions] = _counting(len(positions))
+    return rank
+
+
+_COUNTING = np.arange(0)
+
+
+def _counting(n: int) -> np.ndarray:
+    """``np.arange(n)``, read-only, without making it anew at every call."""
+    global _COUNTING
+    counting = _COUNTING
+    if len(counting) < n:
+        counting = np.arange(max(n, 2 * len(counting)))
+        counting.flags.writeable = False
+        _COUNTING = counting
+    return counting[:n]
 
 
 class _ExactObservations(_Observations):
@@ -334,7 +453,7 @@ class _ExactObservations(_Observations):
     def max_tid(self) -> int:
         return max(self.tid_list)
 
-    def split(self, gamma: float) -> dict[str, tuple]:
+    def split(self, gamma: float, ordered: frozenset = frozenset()) -> dict[str, tuple]:
         # read only now, as hyperopt reads them only once past the start-up trials
         obs_idxs, obs_vals = miscs_to_idxs_vals([doc["misc"] for doc in self.chosen], keys=self.labels)
         split = scope._impls["ap_split_trials"]

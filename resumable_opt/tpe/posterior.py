@@ -12,7 +12,7 @@ import numpy as np
 from hyperopt import tpe as hyperopt_tpe
 from hyperopt.pyll import Apply, Literal, as_apply, dfs, rec_eval, scope
 
-from . import choice
+from . import choice, parzen
 from .densities import gmm1_lpdf, lgmm1_lpdf
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,19 @@ class Model:
         order = _rec_eval_order(top, given)
         self.literals = {node: node.obj for node in nodes if isinstance(node, Literal) and node not in given}
         replaced = _deferred_choices(nodes)
+        sorted_above = _sorted_above(nodes, self.split_nodes)
+        #: The labels whose split should carry the order of its above array (see ``parzen``).
+        self.ordered_labels = frozenset(sorted_above.values())
         self.steps = []
         for node in order:
             if any(arg in placeholders for arg in node.inputs()):
                 raise _Unsupported("the posterior reads the observations outside the split")
             fn = replaced.get(node) or VECTORISED.get(node.name) or scope._impls[node.name]
-            self.steps.append((node, fn, list(node.pos_args), list(node.named_args)))
+            named_args = list(node.named_args)
+            if node in sorted_above:  # the split node is in the memo before any step: the order is rec_eval's
+                fn = parzen.adaptive_parzen_normal
+                named_args.append(["split", self.split_nodes[sorted_above[node]]])
+            self.steps.append((node, fn, list(node.pos_args), named_args))
         self.top = top
 
     def evaluate(self, fake_ids: list, rng: np.random.Generator, splits: dict[str, tuple]) -> tuple[dict, dict]:
@@ -135,6 +142,25 @@ def _deferred_choices(nodes: list[Apply]) -> dict[Apply, Callable]:
         for density in densities:
             replaced[density] = choice.deferred(VECTORISED[density.name], log_space=density.name == "LGMM1_lpdf")
     return replaced
+
+
+def _sorted_above(nodes: list[Apply], split_nodes: dict[str, Apply]) -> dict[Apply, str]:
+    """The ``adaptive_parzen_normal`` nodes of the bad trials, whose ``mus`` are ``above`` or ``log(above)``
+    of a label's split, with the label: :func:`parzen.adaptive_parzen_normal` can sort those by the kept order."""
+    label_of = {node: label for label, node in split_nodes.items()}
+    found = {}
+    for node in nodes:
+        if node.name != "adaptive_parzen_normal" or not node.pos_args or "split" in dict(node.named_args):
+            continue
+        mus = node.pos_args[0]
+        if mus.name == "log" and len(mus.pos_args) == 1 and not mus.named_args:
+            mus = mus.pos_args[0]
+        if mus.name != "getitem" or len(mus.pos_args) != 2 or mus.named_args:
+            continue
+        split, index = mus.pos_args
+        if split in label_of and isinstance(index, Literal) and type(index.obj) is int and index.obj == 1:
+            found[node] = label_of[split]
+    return found
 
 
 def _split_label(node: Apply, observed_idxs: Apply) -> str | None:
