@@ -158,8 +158,8 @@ def above_bounds(samples: np.ndarray, density: Deferred, reach: float = REACHES[
 class _Mixture:
     """A mixture's arguments to ``GMM1_lpdf``/``LGMM1_lpdf``, checked, and where the samples read it."""
 
-    def __init__(self, weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, q: Any, interval: tuple) -> None:
-        self.weights, self.mus, self.sigmas, self.q = weights, mus, sigmas, q
+    def __init__(self, components: _Components, q: Any, interval: tuple) -> None:
+        self.components, self.q = components, q
         self.u_low, self.u_high, self.log_scale = interval
 
     @classmethod
@@ -173,32 +173,143 @@ class _Mixture:
         weights, mus, sigmas = (np.asarray(x) for x in (weights, mus, sigmas))
         if any(x.dtype != np.float64 or x.ndim != 1 or len(x) != len(weights) for x in (weights, mus, sigmas)):
             return None
-        if not len(weights) or not np.isfinite(weights).all() or not np.isfinite(mus).all():
+        if not len(weights):
             return None
-        if not np.isfinite(sigmas).all() or weights.min() < 0 or not weights.sum() > 0:
+        # A few reductions check every element: NaN makes them all false, an infinity shows at an extreme
+        # or in the sum (a finite sum that overflows is turned away too: the exact path then decides).
+        smallest_weight, total = float(weights.min()), float(weights.sum())
+        smallest_sigma, largest_sigma = float(sigmas.min()), float(sigmas.max())
+        largest_mu = max(-float(mus.min()), float(mus.max()))
+        if not (smallest_weight >= 0 and 0 < total < math.inf and smallest_sigma >= hyperopt_tpe.EPS):
             return None
-        if sigmas.min() < hyperopt_tpe.EPS or max(sigmas.max(), np.abs(mus).max(), np.abs(samples).max()) > _LARGEST:
+        if not max(largest_sigma, largest_mu, float(np.abs(samples).max())) <= _LARGEST:
             return None  # (squares of such numbers overflow: hyperopt's own arithmetic then decides)
         if (low is None) != (high is None) or not all(_finite_number(x) for x in (low, high, q) if x is not None):
             return None
         if q is not None and not q > 0:
             return None
-        if (np.diff(mus) < 0).any():
+        if (mus[1:] < mus[:-1]).any():
             order = np.argsort(mus, kind="stable")
             weights, mus, sigmas = weights[order], mus[order], sigmas[order]
         interval = _interval(samples, density.log_space, low, high, q)
-        return None if interval is None else cls(weights, mus, sigmas, q, interval)
+        if interval is None:
+            return None
+        return cls(_Components(weights, mus, sigmas, smallest_weight, (smallest_sigma, largest_sigma)), q, interval)
 
     def at_samples(self, which: np.ndarray) -> _Mixture:
         """The same mixture, read at the samples ``which`` only."""
         log_scale = None if self.log_scale is None else self.log_scale[which]
-        return _Mixture(self.weights, self.mus, self.sigmas, self.q, (self.u_low[which], self.u_high[which], log_scale))
+        return _Mixture(self.components, self.q, (self.u_low[which], self.u_high[which], log_scale))
 
     def bounds(self, reach: float) -> tuple[np.ndarray, np.ndarray]:
-        near = _Near(self.mus, self.sigmas, self.u_low, self.u_high, reach)
+        near = _Near(self.components, self.u_low, self.u_high, reach)
         if self.q is None:
-            return _density_bounds(self, near, reach)
-        return _mass_bounds(self, near, reach)
+            return _density_bounds(self, near)
+        return _mass_bounds(self, near)
+
+
+class _Components:
+    """A mixture's components, means ascending, and what the bounds derive from them, each worked
+    out once however many stages and candidates read it (a few passes over the history saved)."""
+
+    def __init__(
+        self, weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, smallest_weight: float, sigma_range: tuple
+    ) -> None:
+        self.weights, self.mus, self.sigmas = weights, mus, sigmas
+        self.smallest_weight = smallest_weight
+        self.floor, self.largest_sigma = sigma_range
+        self._cache: dict = {}
+
+    def _cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = make()
+        return value
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """One value per component: ``weights``, ``mus``, ``sigmas``, ``peaks`` (the density at the mean),
+        ``log_peaks``, ``half_precision`` (``1 / (2 sigma**2)``) or ``bottom`` (hyperopt's ``sqrt(2) sigma``,
+        at least EPS)."""
+        if name in ("weights", "mus", "sigmas"):
+            return getattr(self, name)
+        return self._cached(name, getattr(self, "_" + name))
+
+    def _peaks(self) -> np.ndarray:
+        return self.weights / (self.sigmas * _SQRT_2PI)
+
+    def _log_peaks(self) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.weights) - np.log(self.sigmas * _SQRT_2PI)
+
+    def _half_precision(self) -> np.ndarray:
+        return 0.5 / np.square(self.sigmas)
+
+    def _bottom(self) -> np.ndarray:
+        return np.maximum(np.sqrt(2) * self.sigmas, hyperopt_tpe.EPS)
+
+    def peak_range(self) -> tuple[float, float]:
+        """The smallest and the largest peak of the components of non-zero weight."""
+
+        def make() -> tuple[float, float]:
+            peaks = self["peaks"]
+            if self.smallest_weight > 0:
+                return float(peaks.min()), float(peaks.max())
+            return float(np.min(peaks, where=self.weights > 0, initial=np.inf)), float(peaks.max())
+
+        return self._cached("peak_range", make)
+
+    def largest_log_peak(self) -> float:
+        """The largest ``|log peak|`` of the components of non-zero weight."""
+        smallest, largest = self.peak_range()
+        if 0 < smallest <= largest < math.inf:
+            return max(abs(math.log(smallest)), abs(math.log(largest)))
+        log_peaks, some = self["log_peaks"], self.weights > 0  # (a peak under- or overflowed)
+        smallest_log = float(np.min(log_peaks, where=some, initial=np.inf))
+        return max(-smallest_log, float(np.max(log_peaks, where=some, initial=-np.inf)))
+
+    def sorted_sigmas_sample(self) -> tuple[np.ndarray, int]:
+        """About 256 of the sigmas, sorted, and one in how many they are."""
+
+        def make() -> tuple[np.ndarray, int]:
+            stride = max(1, len(self.sigmas) // 256)
+            return np.sort(self.sigmas[::stride]), stride
+
+        return self._cached("sigmas_sample", make)
+
+    def wide(self, tau: float) -> np.ndarray:
+        """The indices of the components whose sigma is above ``tau``."""
+        return self._cached(("wide", tau), lambda: np.flatnonzero(self.sigmas > tau))
+
+    def narrow_values(self, tau: float, name: str) -> np.ndarray:
+        """``name`` of every component, with no mass for the wide ones (they are summed apart): their
+        ``peaks`` and ``weights`` 0, their ``log_peaks`` -inf."""
+        values, wide = self[name], self.wide(tau)
+        if name not in _MASSES or not len(wide):
+            return values
+
+        def make() -> np.ndarray:
+            masses = values.copy()
+            masses[wide] = _MASSES[name]
+            return masses
+
+        return self._cached(("narrow", tau, name), make)
+
+    def windows(self, tau: float, name: str, width: int) -> np.ndarray:
+        """:meth:`narrow_values` as overlapping windows of ``width`` (at most the number of
+        components): row ``i`` holds components ``i`` to ``i + width - 1`` (a view, no copy)."""
+        values = self.narrow_values(tau, name)
+        strides = (values.itemsize, values.itemsize)
+        return np.lib.stride_tricks.as_strided(values, (len(values) - width + 1, width), strides, writeable=False)
+
+    def prefix_sums(self, tau: float, name: str) -> np.ndarray:
+        """0, then the running sum of :meth:`narrow_values`."""
+        return self._cached(
+            ("prefix", tau, name), lambda: np.concatenate([[0.0], np.cumsum(self.narrow_values(tau, name))])
+        )
+
+
+#: What a component of no mass has, by value.
+_MASSES = {"peaks": 0.0, "weights": 0.0, "log_peaks": -np.inf}
 
 
 def _finite_number(x: Any) -> bool:
@@ -239,72 +350,70 @@ class _Near:
     """For each sample, the components that may lie within ``reach`` of their sigmas of it.
 
     Components whose sigma is at most ``tau`` ("narrow") are found by a window of ``reach * tau``
-    around the sample in the sorted means; the few wider ones are taken for every sample.
-    ``tau`` is chosen by :func:`_threshold`.
-    :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is
-    its sample's window, padded with the next components (evaluated exactly too, which only
-    tightens the bounds) or past the last one with a component of no mass, then the wide ones.
+    around the sample in the sorted means; the few wider ones are taken for every sample (and count
+    as having no mass in the windows and the bands).  ``tau`` is chosen by :func:`_threshold`.
+    :meth:`take` lays out a value of these components as a (samples x pairs) array: a row is its
+    sample's window, widened to the widest window by the next components (moved left where it
+    would run past the last one), then the wide ones.  The extra components of a row are summed
+    exactly as well as counted in the bands beyond: the sum stays a sum of distinct components,
+    and the bound above it only grows, so both bounds hold.
     """
 
     def __init__(
         self,
-        mus: np.ndarray,
-        sigmas: np.ndarray,
+        components: _Components,
         u_low: np.ndarray,
         u_high: np.ndarray,
         reach: float,
         tau: float | None = None,
     ) -> None:
         if tau is None:
-            tau = _threshold(mus, sigmas, u_low, u_high, reach)
-        self.narrow = sigmas <= tau
-        self.wide = np.flatnonzero(~self.narrow)
-        self.narrow_mus = mus[self.narrow]
-        self.tau, self.reach, self.u_low, self.u_high = tau, reach, u_low, u_high
-        self.first = np.searchsorted(self.narrow_mus, u_low - reach * tau, "left")
-        self.width = max(1, int((np.searchsorted(self.narrow_mus, u_high + reach * tau, "right") - self.first).max()))
+            tau = _threshold(components, u_low, u_high, reach)
+        self.components, self.tau, self.reach = components, tau, reach
+        self.wide = components.wide(tau)
+        self.narrow_mus = mus = components.mus
+        # Where each band of distance (row k: beyond reach * _BANDS[k] narrow sigmas) begins, left and
+        # right of each sample; row 0 is the window.
+        offsets = (reach * np.array(_BANDS))[:, None] * tau
+        self.left = np.searchsorted(mus, u_low - offsets, "left")
+        self.right = np.searchsorted(mus, u_high + offsets, "right")
+        self.width = min(len(mus), max(1, int((self.right[0] - self.left[0]).max())))
+        self.first = np.minimum(self.left[0], len(mus) - self.width)
 
-    def beyond(self, values: np.ndarray, tail: Callable[[float], float], of_narrow: bool = False) -> np.ndarray:
-        """Per sample, an upper bound on ``sum_j values_j * tail(d_j)`` over the narrow components
-        outside its window, ``d_j`` (at least ``reach``) being their distance in their own sigmas
-        and ``tail`` decreasing: the components are counted in bands of distance, each at its
-        nearest edge, from prefix sums (their rounding covered by a margin).  ``of_narrow``:
-        ``values`` holds the narrow components' only."""
-        narrow = values if of_narrow else values[self.narrow]
-        total = np.concatenate([[0.0], np.cumsum(narrow)])
-        bound = np.zeros(len(self.u_low))
-        edges = [self.reach * f for f in _BANDS]
-        left = right = None
-        for edge, next_edge in zip(edges, edges[1:] + [math.inf], strict=True):
-            if left is None:
-                left = np.searchsorted(self.narrow_mus, self.u_low - edge * self.tau, "left")
-                right = np.searchsorted(self.narrow_mus, self.u_high + edge * self.tau, "right")
-            next_left = np.searchsorted(self.narrow_mus, self.u_low - next_edge * self.tau, "left")
-            next_right = np.searchsorted(self.narrow_mus, self.u_high + next_edge * self.tau, "right")
-            band = total[left] - total[next_left] + total[next_right] - total[right]
-            bound += tail(edge) * band
-            left, right = next_left, next_right
-        return bound + tail(self.reach) * 8 * len(_BANDS) * _EPS * total[-1]
+    def beyond(self, name: str, tail: Callable[[float], float]) -> np.ndarray:
+        """Per sample, an upper bound on ``sum_j value_j * tail(d_j)`` over the narrow components
+        outside its window, ``value`` being the components' ``name`` and ``d_j`` (at least
+        ``reach``) their distance in their own sigmas, ``tail`` decreasing: the components are
+        counted in bands of distance, each at its nearest edge, from prefix sums (a margin covers
+        their rounding: at most one ``eps`` of the total per term summed)."""
+        total = self.components.prefix_sums(self.tau, name)
+        at_left, at_right = total[self.left], total[self.right]
+        next_left = np.zeros_like(at_left)  # (beyond the last band: nothing left of the first component)
+        next_left[:-1] = at_left[1:]
+        next_right = np.full_like(at_right, total[-1])
+        next_right[:-1] = at_right[1:]
+        tails = np.array([tail(self.reach * f) for f in _BANDS])
+        bound = tails @ ((at_left - next_left) + (next_right - at_right))
+        return bound + tail(self.reach) * (8 * len(_BANDS) + 2 * len(total)) * _EPS * total[-1]
 
-    def take(self, values: np.ndarray, nothing: float, which: int) -> np.ndarray:
-        """``values`` (one per component) at each sample's components, ``nothing`` for the padding,
-        in scratch array ``which`` (kept between calls: fresh arrays of this size cost page faults)."""
-        narrow = np.concatenate([values[self.narrow], np.full(self.width, nothing)])
+    def take(self, name: str, which: int) -> np.ndarray:
+        """The components' ``name`` at each sample's components, in scratch array ``which``
+        (kept between calls: fresh arrays of this size cost page faults)."""
         out = scratch(which, (len(self.first), self.width + len(self.wide)))
-        out[:, : self.width] = np.lib.stride_tricks.sliding_window_view(narrow, self.width)[self.first]
-        out[:, self.width :] = values[self.wide]
+        out[:, : self.width] = self.components.windows(self.tau, name, self.width)[self.first]
+        out[:, self.width :] = self.components[name][self.wide]
         return out
 
 
-def _threshold(mus: np.ndarray, sigmas: np.ndarray, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
+def _threshold(components: _Components, u_low: np.ndarray, u_high: np.ndarray, reach: float) -> float:
     """The sigma below which components are found by windows, whichever of a few makes fewest pairs:
     twice the smallest (on long histories most sigmas are hyperopt's floor, prior_sigma / 100), about
     the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest.
     The wide components are counted in the sample too: only the cost depends on the choice, not the bounds."""
-    stride = max(1, len(sigmas) // 256)
-    sample = np.sort(sigmas[::stride])
-    best_tau, best_cost = float(sigmas.max()), math.inf
-    for tau in (2 * float(sigmas.min()), float(sample[int(0.97 * (len(sample) - 1))]), best_tau):
+    mus = components.mus
+    sample, stride = components.sorted_sigmas_sample()
+    best_tau, best_cost = components.largest_sigma, math.inf
+    for tau in (2 * components.floor, float(sample[int(0.97 * (len(sample) - 1))]), best_tau):
         window = np.searchsorted(mus, u_high + reach * tau, "right") - np.searchsorted(mus, u_low - reach * tau, "left")
         n_wide = (len(sample) - int(np.searchsorted(sample, tau, "right"))) * stride
         cost = int(window.sum()) + len(u_low) * n_wide
@@ -326,9 +435,10 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if mixture.q is not None:
         return None
-    weights, mus, sigmas, u = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low
-    reach, floor = REACHES[0], float(sigmas.min())
-    near = _Near(mus, sigmas, u, u, reach, tau=floor)
+    components, u = mixture.components, mixture.u_low
+    mus, sigmas = components.mus, components.sigmas
+    reach, floor = REACHES[0], components.floor
+    near = _Near(components, u, u, reach, tau=floor)
     window = int(2 * reach * _BINS_PER_SIGMA) + 2
     if len(near.wide) > _MAX_WIDE or near.width < 3 * window:
         return None
@@ -337,37 +447,47 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     n_bins = int((float(u.max()) + reach * floor + width - start) / width) + 2
     if n_bins > 4 * len(mus):
         return None
-    peaks = weights / (sigmas * _SQRT_2PI)
-    smallest_peak, largest_peak = float(np.min(peaks, where=weights > 0, initial=np.inf)), float(peaks.max())
+    smallest_peak, largest_peak = components.peak_range()
     if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
         return None  # (the sums below are not in logs: they must neither underflow nor overflow)
-    narrow_peaks = peaks[near.narrow]
+    peaks = components["peaks"]
+    narrow_peaks = components.narrow_values(floor, "peaks")
     first, last = np.searchsorted(near.narrow_mus, [start, start + n_bins * width])
     crowd = near.narrow_mus[first:last]
-    bin_of = np.clip(((crowd - start) / width).astype(np.intp), 0, n_bins - 1)
-    offset = (crowd - (start + (bin_of + 0.5) * width)) / floor
+    # Each component's bin, and its offset from the bin's centre in floor sigmas (the rounding of
+    # ``position``, a few 1e-13 of a bin at most, is far inside the 1e-12 added to the largest offset).
+    position = (crowd - start) * (1 / width)
+    bin_of = np.minimum(position.astype(np.intp), n_bins - 1)
+    offset = (position - bin_of - 0.5) * (width / floor)
     peak = narrow_peaks[first:last]
     weighted = peak * offset
     size = n_bins + window
-    moments = [np.bincount(bin_of, x, size) for x in (peak, weighted, weighted * offset)]
+    total = np.bincount(bin_of, peak, size)
+    # per bin, the mean of x is t * mean(e) - mean(e**2) / 2 (an empty bin: 0 / _TINY, and no weight)
+    held = np.maximum(total, _TINY)
+    mean_e = np.bincount(bin_of, weighted, size) / held
+    half_mean_e2 = np.bincount(bin_of, weighted * offset, size) / (2 * held)
     b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
     first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
     bins = first_bin[:, None] + np.arange(window)
-    total, first_moment, second_moment = (m[bins] for m in moments)
+    total = total[bins]
     # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
     t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
+    mean = t * mean_e[bins] - half_mean_e2[bins]
     a = np.abs(t)
+    half_t2 = np.square(t, out=t)
+    half_t2 *= 0.5
     # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
-    # peak (checked above to be far from the float limits), the sums of positive terms are exact
-    # to a few 1e-13, and three transcendental functions per bin cost half what five did.
+    # peak (checked above to be far from the float limits), and the sums of positive terms are
+    # exact to a few 1e-13.
     with np.errstate(divide="ignore"):
-        mean = (t * first_moment - second_moment / 2) / np.maximum(total, _TINY)  # an empty bin: 0 / _TINY
-        low = np.log((total * np.exp(mean - t * t / 2)).sum(axis=1))
-        # x lies in [-a b - b**2 / 2, a b]: its span is > 0, and exp(-t**2 / 2 + the low end) = exp(-(a + b)**2 / 2)
+        low = np.log((total * np.exp(mean - half_t2)).sum(axis=1))
+        # x lies in [lowest, a b] with lowest = -a b - b**2 / 2: its span is > 0
+        lowest = -(a * b) - b * b / 2
         span = (2 * b) * a + b * b / 2
-        chord = 1 + (mean + a * b + b * b / 2) * (np.expm1(span) / span)
-        high = np.log((total * np.exp(-np.square(a + b) / 2) * chord).sum(axis=1))
-        high = np.logaddexp(high, np.log(near.beyond(narrow_peaks, _gaussian_tail, of_narrow=True) * (1 + 1e-6)))
+        chord = 1 + (mean - lowest) * (np.expm1(span) / span)
+        high = np.log((total * np.exp(lowest - half_t2) * chord).sum(axis=1))
+        high = np.logaddexp(high, np.log(near.beyond("peaks", _gaussian_tail) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
         with np.errstate(divide="ignore"):
@@ -375,7 +495,7 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
         low, high = np.logaddexp(low, exact), np.logaddexp(high, exact)
     if mixture.log_scale is not None:
         low, high = low + mixture.log_scale, high + mixture.log_scale
-    largest_log_peak = max(abs(math.log(smallest_peak)), abs(math.log(largest_peak)))
+    largest_log_peak = components.largest_log_peak()
     return low - _slack(low, largest_log_peak), high + _slack(high, largest_log_peak)
 
 
@@ -383,30 +503,53 @@ def _gaussian_tail(d: float) -> float:
     return math.exp(-d * d / 2)
 
 
-def _density_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
+def _density_bounds(mixture: _Mixture, near: _Near) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on ``log sum_j w_j N(u; mu_j, sigma_j)`` (times the sample's factor ``exp(log_scale)``)."""
-    weights, mus, sigmas, u, log_scale = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.log_scale
-    with np.errstate(divide="ignore"):
-        log_peak = np.log(weights) - np.log(sigmas * _SQRT_2PI)
-    terms = near.take(mus, np.inf, 2)
-    np.subtract(u[:, None], terms, out=terms)
-    np.divide(terms, near.take(sigmas, 1.0, 3), out=terms)
-    np.square(terms, out=terms)
-    np.multiply(terms, -0.5, out=terms)
-    np.add(terms, near.take(log_peak, -np.inf, 3), out=terms)
-    inside = _log_sum_rows(terms, scratch_terms=True)
+    u, log_scale = mixture.u_low, mixture.log_scale
+    inside = _near_sum(mixture.components, near, u)
+    if inside is None:
+        inside = _near_log_sum(near, u)
     # hyperopt's float terms may exceed the exact ones by their rounding: 1e-6 covers it many times over
-    outside = near.beyond(np.exp(log_peak), _gaussian_tail) * (1 + 1e-6)
+    outside = near.beyond("peaks", _gaussian_tail) * (1 + 1e-6)
     with np.errstate(divide="ignore"):
         far = np.log(outside)
     if log_scale is not None:
         inside = inside + log_scale
         far = far + log_scale
-    some = weights > 0
-    largest_log_peak = max(
-        -float(np.min(log_peak, where=some, initial=np.inf)), float(np.max(log_peak, where=some, initial=-np.inf))
-    )
-    return inside - _slack(inside, largest_log_peak), np.logaddexp(inside, far) + _slack(inside, largest_log_peak)
+    slack = _slack(inside, mixture.components.largest_log_peak())
+    return inside - slack, np.logaddexp(inside, far) + slack
+
+
+def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray | None:
+    """``log sum_j peak_j exp(-(u - mu_j)**2 / (2 sigma_j**2))`` over each sample's components, summed as
+    they are (half the passes of a sum in logs); None where that could underflow or overflow."""
+    smallest_peak, largest_peak = components.peak_range()
+    if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
+        return None
+    terms = near.take("mus", 2)
+    np.subtract(u[:, None], terms, out=terms)
+    np.square(terms, out=terms)
+    np.multiply(terms, near.take("half_precision", 3), out=terms)
+    np.negative(terms, out=terms)
+    np.exp(terms, out=terms)
+    np.multiply(terms, near.take("peaks", 3), out=terms)
+    total = terms.sum(axis=1)
+    # Each window's own components lie within reach: their terms are above _TINY * e**-32, so a
+    # smaller sum means an empty window whose faraway terms may have underflowed.
+    if not total.min() > _TINY * 1e-20:
+        return None
+    return np.log(total)
+
+
+def _near_log_sum(near: _Near, u: np.ndarray) -> np.ndarray:
+    """The same sum, in logs."""
+    terms = near.take("mus", 2)
+    np.subtract(u[:, None], terms, out=terms)
+    np.divide(terms, near.take("sigmas", 3), out=terms)
+    np.square(terms, out=terms)
+    np.multiply(terms, -0.5, out=terms)
+    np.add(terms, near.take("log_peaks", 3), out=terms)
+    return _log_sum_rows(terms, scratch_terms=True)
 
 
 def _slack(log_density: np.ndarray, largest_log_peak: float) -> np.ndarray:
@@ -415,14 +558,14 @@ def _slack(log_density: np.ndarray, largest_log_peak: float) -> np.ndarray:
     return _RELATIVE * (4 + np.abs(np.where(np.isfinite(log_density), log_density, 0.0)) + largest_log_peak)
 
 
-def _mass_bounds(mixture: _Mixture, near: _Near, reach: float) -> tuple[np.ndarray, np.ndarray]:
+def _mass_bounds(mixture: _Mixture, near: _Near) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on ``log sum_j w_j P(u_low <= N(mu_j, sigma_j) <= u_high)``, hyperopt's ``prob``."""
-    weights, mus, sigmas, u_low, u_high = mixture.weights, mixture.mus, mixture.sigmas, mixture.u_low, mixture.u_high
-    bottom = near.take(np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS), 1.0, 2)
-    centre = near.take(mus, np.inf, 3)
+    weights, u_low, u_high = mixture.components.weights, mixture.u_low, mixture.u_high
+    bottom = near.take("bottom", 2)
+    centre = near.take("mus", 3)
     mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
-    inside = (near.take(weights, 0.0, 2) * mass).sum(axis=1)
-    outside = near.beyond(weights, lambda d: 0.5 * math.erfc(d / math.sqrt(2)))
+    inside = (near.take("weights", 2) * mass).sum(axis=1)
+    outside = near.beyond("weights", lambda d: 0.5 * math.erfc(d / math.sqrt(2)))
     rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
     with np.errstate(divide="ignore"):
         low = np.log(np.maximum(inside * (1 - _RELATIVE) - rounding, 0.0))
