@@ -372,16 +372,24 @@ class _FastObservations(_Observations):
         included = history.included.view()
         tids = history.tids.view()
         splits: dict[str, tuple] = {}
-        ranks: dict[int, np.ndarray] = {}
+        # The labels active in every trial share their good and bad positions (and their ranks).
+        everywhere: tuple[np.ndarray, np.ndarray] | None = None
+        everywhere_rank = None
         for name, label in history.labels.items():
             slots = label.slots.view()
-            positions = np.arange(len(slots))
-            if not self.all_included:
-                positions = positions[included[slots]]
-            if not self.in_tid_order:
-                positions = positions[np.argsort(tids[slots[positions]], kind="stable")]
-            is_below = below[slots[positions]]
-            good, bad = positions[is_below], positions[~is_below]
+            active_everywhere = len(slots) == len(tids)
+            if active_everywhere and everywhere is not None:
+                good, bad = everywhere
+            else:
+                positions = np.arange(len(slots))
+                if not self.all_included:
+                    positions = positions[included[slots]]
+                if not self.in_tid_order:
+                    positions = positions[np.argsort(tids[slots[positions]], kind="stable")]
+                is_below = below[slots[positions]]
+                good, bad = positions[is_below], positions[~is_below]
+                if active_everywhere:
+                    everywhere = good, bad
             values = label.values
             below_values, above_values = np.asarray([values[i] for i in good]), label.array(bad)
             if name not in ordered:
@@ -390,13 +398,12 @@ class _FastObservations(_Observations):
             by_value = label.sorted_positions() if len(bad) > 1 else None
             order = None
             if by_value is not None:
-                # A label active in every trial has the same bad positions as any other such label.
-                shared = len(slots) == len(tids)
-                rank = ranks.get(len(slots)) if shared else None
-                if rank is None:
+                if not active_everywhere:
                     rank = _rank(len(slots), bad)
-                    if shared:
-                        ranks[len(slots)] = rank
+                elif everywhere_rank is None:
+                    rank = everywhere_rank = _rank(len(slots), bad)
+                else:
+                    rank = everywhere_rank
                 order = rank[by_value]
                 order = order[order >= 0]
             splits[name] = Split(below_values, above_values, order)
