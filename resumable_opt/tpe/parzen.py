@@ -10,9 +10,10 @@ the above array it derives from it (:class:`Split`).
 Guarantee: it returns what ``hyperopt.tpe.adaptive_parzen_normal`` returns
 for the same arguments, bit for bit, whatever order it is handed.  The order
 is used only after a check that ``mus[order]`` is strictly increasing and as
-long as ``mus``: then it is the one permutation ``np.argsort(mus)`` can
-return (no ties, no NaN), so hyperopt's own steps, done here with the same
-numpy operations on equal arrays, give the same floats.  When the check
+long as ``mus`` (an index out of range read as the nearest one, for ``mus``
+and the weights alike): then it is the one permutation ``np.argsort(mus)``
+can return (no ties, no NaN), so hyperopt's own steps, done here with the
+same numpy operations on equal arrays, give the same floats.  When the check
 fails, or no order came, or the input is anything but a vector of float64
 with at least two values and more of them than ``LF`` (the case of the
 history's bad trials), hyperopt's function is called as it is, so its
@@ -52,8 +53,8 @@ _last_weights: tuple = (None, None)
 
 
 class Split(tuple):
-    """``ap_split_trials``'s ``(below, above)``, with ``above_order``: positions
-    that may sort ``above`` (checked before use), or None."""
+    """``ap_split_trials``'s ``(below, above)``, with ``above_order``: indices
+    into ``above`` that may sort it (checked before use), or None."""
 
     above_order: np.ndarray | None
 
