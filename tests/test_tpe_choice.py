@@ -122,6 +122,39 @@ def test_the_binned_bounds_hold_hyperopts_float_value_on_a_crowded_history(log_s
     assert checked == 72
 
 
+@pytest.mark.parametrize("log_space", [False, True])
+@pytest.mark.parametrize("skew", [1, -1])
+def test_the_binned_bounds_hold_where_every_component_sits_at_the_edge_of_its_bin(log_space, skew):
+    """The worst case for the per-bin bounds: every component at an edge of its bin (the largest
+    spread of offsets, most of them on one side) and all of them 2.5 to 4.5 sigmas from the
+    samples, where the spread weighs most.  There the variance term of the bounds is about 1e-3 of
+    the density and the ends of its remainder 1e-5 apart, far above the slack: a bound that drops
+    the variance or takes the remainder at the wrong end fails here."""
+    rng = np.random.default_rng(5)
+    s, n = 0.01, 3000
+    samples = np.array([0.0, 0.0001, -0.00015, 0.0002])
+    width = s / choice._BINS_PER_SIGMA
+    start = samples.min() - choice.REACHES[0] * s - width  # the binned stage's grid
+    ring = np.concatenate([np.arange(-4.5 * s, -2.5 * s, width), np.arange(2.5 * s, 4.5 * s, width)])
+    centres = start + (np.floor((ring - start) / width) + 0.5) * width
+    # In every bin, one in 20 of its components at one edge and the rest at the other: the sum's
+    # third-order term, of the sign of ``skew``, puts it near one bound or the other.
+    centre = rng.choice(centres, n)
+    mus = np.sort(centre + np.where(rng.random(n) < 0.05, -0.499, 0.499) * np.sign(centre) * skew * width)
+    weights, sigmas = np.full(n, 1.0 / n), np.full(n, s)
+    if log_space:
+        samples = np.exp(samples)
+    expected = hyperopt_value(log_space, samples, weights, mus, sigmas, None, None, None)
+    arguments = (samples, weights, mus, sigmas), {}
+    density = choice.Deferred(lgmm1_lpdf if log_space else gmm1_lpdf, log_space, *arguments)
+    bounds = choice._binned_bounds(choice._Mixture.at(samples, density))
+    assert bounds is not None  # the binned stage is the one checked
+    lower, upper = bounds
+    assert (lower <= expected).all(), (expected - lower).min()
+    assert (expected <= upper).all(), (upper - expected).min()
+    assert (upper - lower).max() < 1e-3
+
+
 def test_a_tie_is_left_to_hyperopts_exact_computation():
     """Two candidates at mirror points of symmetric mixtures score the same in exact arithmetic:
     no bounds can part them, so the exact densities decide, as in hyperopt."""

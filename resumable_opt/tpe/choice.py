@@ -54,8 +54,9 @@ from .densities import scratch
 REACHES = (5.0, 8.0)
 _RELATIVE = 1e-9
 #: Bins per floor sigma, and at most how many other components, for the binned bounds.
-_BINS_PER_SIGMA = 64
+_BINS_PER_SIGMA = 32
 _MAX_WIDE = 64
+_BINNED_REACH = 7.0
 _LARGEST = 1e100
 _TINY = 1e-250
 #: The bands of distance (in units of the reach) the left-out components are counted in.
@@ -427,11 +428,12 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
 
     Late in a search most components lie near the candidates (the trials crowd where the good
     ones are), with hyperopt's floor sigma ``s``.  Those within ``reach`` sigmas are summed per bin
-    of ``s / 64`` of their means: in a bin of centre ``c``, at ``t = (u - c) / s``, a component at
-    ``e = (mu - c) / s`` contributes ``peak * exp(-t**2 / 2) * exp(x)`` with ``x = t*e - e**2/2``;
-    by the convexity of exp, the bin's sum lies between ``C exp(mean x)`` (Jensen) and ``C`` times
-    the chord of exp over the range of ``x`` at ``mean x``, both from the bin's moments ``sum
-    peak``, ``sum peak e`` and ``sum peak e**2``.  The two differ by a few 1e-5 of the sum.
+    of ``s / 32`` of their means: in a bin of centre ``c``, at ``t = (u - c) / s``, a component at
+    ``e = (mu - c) / s`` contributes ``peak * exp(-t**2 / 2) * exp(x)`` with ``x = t*e - e**2/2``.
+    By Taylor's formula about the mean of ``x`` (weighted by the peaks), the bin's sum is
+    ``C exp(mean) (1 + var / 2 * exp(r))`` for some ``r`` in the range of ``x - mean``, so it lies
+    between the values at the ends of that range, from the bin's moments ``sum peak e**k``,
+    ``k = 0..4``.  The two differ by about ``var`` times that range: a few 1e-7 of the sum.
     """
     if mixture.q is not None:
         return None
@@ -440,7 +442,7 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     reach, floor = REACHES[0], components.floor
     near = _Near(components, u, u, reach, tau=floor)
     window = int(2 * reach * _BINS_PER_SIGMA) + 2
-    if len(near.wide) > _MAX_WIDE or near.width < 3 * window:
+    if len(near.wide) > _MAX_WIDE or near.width < 6 * window:
         return None
     width = floor / _BINS_PER_SIGMA
     start = float(u.min()) - reach * floor - width
@@ -460,33 +462,46 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     bin_of = np.minimum(position.astype(np.intp), n_bins - 1)
     offset = (position - bin_of - 0.5) * (width / floor)
     peak = narrow_peaks[first:last]
-    weighted = peak * offset
     size = n_bins + window
     total = np.bincount(bin_of, peak, size)
-    # per bin, the mean of x is t * mean(e) - mean(e**2) / 2 (an empty bin: 0 / _TINY, and no weight)
+    # Per bin, the moments of e (weighted by the peaks: an empty bin has 0 / _TINY, and no weight),
+    # then the variance of x = t e - e**2 / 2 is t**2 var(e) - t cov(e, e**2) + var(e**2) / 4.
     held = np.maximum(total, _TINY)
-    mean_e = np.bincount(bin_of, weighted, size) / held
-    half_mean_e2 = np.bincount(bin_of, weighted * offset, size) / (2 * held)
+    term, moments = peak, []
+    for _ in range(4):
+        term = term * offset
+        moments.append(np.bincount(bin_of, term, size) / held)
+    mean_e, mean_e2, mean_e3, mean_e4 = moments
+    var_e, cov_e_e2 = mean_e2 - mean_e * mean_e, mean_e3 - mean_e * mean_e2
+    quarter_var_e2 = (mean_e4 - mean_e2 * mean_e2) / 4
+    half_mean_e2 = mean_e2 / 2
     b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
     first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
     bins = first_bin[:, None] + np.arange(window)
-    total = total[bins]
     # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
     t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
     mean = t * mean_e[bins] - half_mean_e2[bins]
-    a = np.abs(t)
-    half_t2 = np.square(t, out=t)
-    half_t2 *= 0.5
-    # Summed as they are rather than in logs: the terms lie within a few e**13 of the largest
-    # peak (checked above to be far from the float limits), and the sums of positive terms are
-    # exact to a few 1e-13.
+    variance = (t * var_e[bins] - cov_e_e2[bins]) * t + quarter_var_e2[bins]
+    # x lies in [-|t| b - b**2 / 2, |t| b]: from the mean, at most ``below`` down and ``above`` up
+    above = np.abs(t) * b
+    below = above + b * b / 2 + mean
+    above -= mean
+    if not above.max() < 0.5:
+        return None  # (the bounds on exp below need a narrow range of x)
+    terms = np.square(t, out=t)
+    terms *= -0.5
+    terms += mean
+    np.exp(terms, out=terms)
+    terms *= total[bins]
+    # Taylor's formula to second order about the mean, its remainder between exp of the ends of the
+    # range: sum exp(x) = C exp(mean) (1 + var/2 exp(r)), r in [-below, above], with exp(-below) >=
+    # 1 - below and exp(above) <= 1 / (1 - above).  The two differ by about var * (below + above) / 2,
+    # a few 1e-7 of the sum.  Summed as they are rather than in logs: the terms lie within a few e**13
+    # of the largest peak (checked above to be far from the float limits), and the sums of positive
+    # terms are exact to a few 1e-13.
     with np.errstate(divide="ignore"):
-        low = np.log((total * np.exp(mean - half_t2)).sum(axis=1))
-        # x lies in [lowest, a b] with lowest = -a b - b**2 / 2: its span is > 0
-        lowest = -(a * b) - b * b / 2
-        span = (2 * b) * a + b * b / 2
-        chord = 1 + (mean - lowest) * (np.expm1(span) / span)
-        high = np.log((total * np.exp(lowest - half_t2) * chord).sum(axis=1))
+        low = np.log((terms * (1 + variance / 2 * np.maximum(1 - below, 0.0))).sum(axis=1))
+        high = np.log((terms * (1 + np.maximum(variance, 0.0) / 2 / (1 - above))).sum(axis=1))
         high = np.logaddexp(high, np.log(near.beyond("peaks", _gaussian_tail) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
