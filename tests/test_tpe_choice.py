@@ -233,3 +233,131 @@ def test_extreme_spaces_are_hyperopts(space):
     from test_tpe_exact import History
 
     History(space, 4, n_startup_jobs=5, in_flight=2).run(60)
+
+
+# Adversarial inputs (found by the review of the bounds): each stage, where it gives bounds at all
+# (None is always safe: hyperopt's exact computation then decides), must hold hyperopt's float value,
+# and the bounded choice must be the index hyperopt's own densities give, never an exception.
+
+
+def assert_every_stage_holds(log_space, samples, weights, mus, sigmas, low=None, high=None, q=None):
+    with np.errstate(all="ignore"):
+        expected = hyperopt_value(log_space, samples, weights, mus, sigmas, low, high, q)
+    density = choice.Deferred(
+        lgmm1_lpdf if log_space else gmm1_lpdf,
+        log_space,
+        (samples, weights, mus, sigmas),
+        {"low": low, "high": high, "q": q},
+    )
+    stages = {reach: choice.above_bounds(samples, density, reach) for reach in choice.REACHES}
+    mixture = choice._Mixture.at(samples, density)
+    stages["binned"] = None if mixture is None else choice._binned_bounds(mixture)
+    for stage, bounds in stages.items():
+        if bounds is None:
+            continue
+        lower, upper = bounds
+        assert not np.isnan(expected).any(), (stage, "hyperopt's value is NaN: no bounds can hold it")
+        finite = np.isfinite(expected)
+        assert (lower[finite] <= expected[finite]).all(), (stage, (expected - lower)[finite].min())
+        assert (expected[finite] <= upper[finite]).all(), (stage, (upper - expected)[finite].min())
+        assert (lower[~finite] == -np.inf).all(), stage
+
+
+def assert_the_choice_is_hyperopts(log_space, samples, above, below, low=None, high=None, q=None):
+    """``above``, ``below``: (weights, mus, sigmas) of the two mixtures."""
+    lpdf, ours = (tpe.LGMM1_lpdf, lgmm1_lpdf) if log_space else (tpe.GMM1_lpdf, gmm1_lpdf)
+    kwargs = {"low": low, "high": high, "q": q}
+    deferred = [choice.Deferred(ours, log_space, (samples, *x), kwargs) for x in (below, above)]
+    picked = choice._bounded_argmax(samples, *deferred)
+    with np.errstate(all="ignore"):
+        scores = lpdf(samples, *below, **kwargs) - lpdf(samples, *above, **kwargs)
+    assert picked is None or picked == int(np.argmax(scores)), (picked, int(np.argmax(scores)))
+
+
+def test_mixture_arrays_that_are_views_with_other_strides_are_read_as_they_are():
+    """A strided or reversed view is a valid array: the windows must not read the memory around it."""
+    rng = np.random.default_rng(0)
+    every_other = np.sort(rng.uniform(-5, 5, 400))[::2]
+    reversed_view = np.sort(rng.uniform(-5, 5, 200))[::-1].copy()[::-1]  # ascending, stride -8
+    weights, sigmas = np.full(200, 1 / 200), np.full(200, 0.05)
+    samples = np.array([-4.0, -1.0, 0.3, 2.0, 4.9])
+    for mus in (every_other, reversed_view):
+        assert_every_stage_holds(False, samples, weights, mus, sigmas)
+        assert_every_stage_holds(False, samples, weights, mus, sigmas, q=0.1)
+        assert_every_stage_holds(True, np.exp(samples), weights, mus, sigmas)
+    assert_every_stage_holds(False, samples, weights, np.sort(every_other), np.repeat(sigmas, 2)[::2])
+
+
+def test_a_nan_mean_is_left_to_hyperopt():
+    """hyperopt's density is NaN for every sample (np.argmax then picks the first one)."""
+    samples = np.array([-2.0, -0.5, 0.0, 1.5, 3.0])
+    above = (np.full(4, 0.25), np.array([-1.0, 0.0, 1.0, np.nan]), np.full(4, 0.5))
+    assert_the_choice_is_hyperopts(False, samples, above, (np.array([1.0]), np.array([0.0]), np.array([3.0])))
+    assert_every_stage_holds(False, samples, *above)
+
+
+def test_a_component_on_the_left_edge_of_the_binned_window_is_counted():
+    """A component exactly ``reach`` floor sigmas left of the lowest sample, with a floor whose bin
+    width ``w`` has ``w * (1 / w) < 1``: its bin is one left of the sample's first bin, and as it lies
+    within reach, the bound on the components beyond reach does not count it either."""
+    floor = 49 / 64  # width = 49 / 4096, and 49 * (1 / 49) < 1
+    crowd = np.sort(np.random.default_rng(1).uniform(20.0, 20.5, 3000))
+    mus = np.concatenate([[0.0 - choice.REACHES[0] * floor], crowd])
+    weights, sigmas = np.full(len(mus), 1 / len(mus)), np.full(len(mus), floor)
+    samples = np.array([0.0, 20.2, 20.3])
+    assert_every_stage_holds(False, samples, weights, mus, sigmas)
+    below = (np.array([1.0]), np.array([20.25]), np.array([2.6]))
+    assert_the_choice_is_hyperopts(False, samples, (weights, mus, sigmas), below)
+
+
+@pytest.mark.parametrize("shift", [1e9, 1e11])
+def test_the_binned_bounds_hold_on_a_crowded_history_far_from_zero(shift):
+    """A crowded history of values near ``shift`` (a floor sigma of 0.05): the distances from a
+    sample to the bins' centres must not carry the rounding of the centres' positions (ulp(shift))."""
+    rng = np.random.default_rng(0)
+    obs = np.concatenate([rng.choice(rng.normal(0.7, 0.05, 40), 5000), rng.uniform(-2, 3, 500)]) + shift
+    weights, mus, sigmas = tpe.adaptive_parzen_normal(obs, 1.0, 0.5, 5.0)
+    samples = np.concatenate([rng.choice(obs, 10) + rng.normal(0, 0.01, 10), rng.choice(obs, 10), [shift + 0.7]])
+    assert_every_stage_holds(False, samples, weights, mus, sigmas)
+
+
+def test_log_normal_samples_near_the_smallest_float():
+    """``LGMM1_lpdf`` computes ``sigma * x * sqrt(2 pi)``: for x near 1e-320 the product is subnormal
+    (a few 1e-4 off) or 0, and hyperopt's value moves with it: bounds on the exact density miss it."""
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(-745, -720, 200)
+    weights, mus, sigmas = tpe.adaptive_parzen_normal(obs, 1.0, 0.5, 25.0)
+    samples = np.exp(rng.uniform(-745, -720, 20))
+    assert_every_stage_holds(True, samples, weights, mus, sigmas)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        obs = rng.uniform(-745.0, -725.0, int(rng.integers(5, 300)))
+        above = tpe.adaptive_parzen_normal(obs, 1.0, 0.5, 20.0)
+        below = tpe.adaptive_parzen_normal(rng.choice(obs, 5), 1.0, 0.5, 20.0)
+        draws = rng.choice(below[1], 24) + rng.normal(0, 1, 24) * rng.choice(below[2], 24)
+        assert_the_choice_is_hyperopts(True, np.exp(np.clip(draws, -745.0, -725.0)), above, below)
+
+
+def test_a_search_over_log_uniform_values_near_the_smallest_float_is_hyperopts():
+    from test_tpe_exact import History
+
+    History({"y": hp.loguniform("y", -745, -725)}, 1, n_startup_jobs=5).run(10)
+
+
+@pytest.mark.parametrize(
+    "samples, above, low, high",
+    [
+        # a tiny weight and a huge sigma: hyperopt's weight / Z is subnormal, its log a few 1e-5 off
+        ([0.0, 1e19, 5e19], ([1e-300, 1e-300], [0.0, 5.0], [3e19, 1e19]), None, None),
+        # peaks near the float limit whose sum overflows (hyperopt sums in logs: finite)
+        ([0.0, 0.5, 3.0, 10.0], ([6e307, 6e307], [0.0, 1.0], [0.25, 0.25]), None, None),
+        # all the mass outside [low, high]: hyperopt's p_accept is 0, its density NaN everywhere
+        ([0.0, 0.5, 1.0, 3.0], ([0.5, 0.5], [0.0, 1.0], [0.1, 0.1]), 40.0, 41.0),
+    ],
+    ids=["subnormal-coefficient", "peaks-summing-to-inf", "p_accept-zero"],
+)
+def test_hand_made_mixtures_at_the_float_limits(samples, above, low, high):
+    samples, above = np.array(samples), tuple(np.array(x) for x in above)
+    below = (np.array([1.0]), np.array([0.0]), np.array([30.0]))
+    assert_the_choice_is_hyperopts(False, samples, above, below, low, high)
+    assert_every_stage_holds(False, samples, *above, low, high)
