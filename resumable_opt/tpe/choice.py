@@ -59,6 +59,8 @@ _MAX_WIDE = 64
 _BINNED_REACH = 7.0
 _LARGEST = 1e100
 _TINY = 1e-250
+#: Below this, a product of hyperopt's could come out subnormal, with few significant bits.
+_NORMAL = 1e-280
 #: The bands of distance (in units of the reach) the left-out components are counted in.
 _BANDS = (1.0, 1.25, 1.5, 2.0, 3.0)
 _EPS = float(np.finfo(np.float64).eps)
@@ -137,6 +139,8 @@ def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
             continue
         lowest[in_play] = below_values[in_play] - bounds[1]
         highest[in_play] = below_values[in_play] - bounds[0]
+        if np.isnan(lowest).any() or np.isnan(highest).any():
+            return None  # (bounds out of the float range: hyperopt's own arithmetic decides)
         winner = int(np.argmax(lowest))
         if lowest[winner] > np.delete(highest, winner).max():
             return int(first[winner])
@@ -171,20 +175,28 @@ class _Mixture:
             _, weights, mus, sigmas, low, high, q = _arguments(*density.args, **density.kwargs)
         except TypeError:
             return None
-        weights, mus, sigmas = (np.asarray(x) for x in (weights, mus, sigmas))
+        # (contiguous: the windows are strided views of these arrays)
+        weights, mus, sigmas = (np.ascontiguousarray(x) for x in (weights, mus, sigmas))
         if any(x.dtype != np.float64 or x.ndim != 1 or len(x) != len(weights) for x in (weights, mus, sigmas)):
             return None
         if not len(weights):
             return None
-        # A few reductions check every element: NaN makes them all false, an infinity shows at an extreme
-        # or in the sum (a finite sum that overflows is turned away too: the exact path then decides).
+        # A few reductions check every element: a NaN makes its array's extremes NaN, an infinity shows
+        # at an extreme or in the sum (a finite sum that overflows is turned away too: the exact path
+        # then decides).
         smallest_weight, total = float(weights.min()), float(weights.sum())
         smallest_sigma, largest_sigma = float(sigmas.min()), float(sigmas.max())
-        largest_mu = max(-float(mus.min()), float(mus.max()))
-        if not (smallest_weight >= 0 and 0 < total < math.inf and smallest_sigma >= hyperopt_tpe.EPS):
+        smallest_mu, largest_mu = float(mus.min()), float(mus.max())
+        extremes = (smallest_weight, total, smallest_sigma, largest_sigma, smallest_mu, largest_mu)
+        if not all(map(math.isfinite, extremes)):
             return None
-        if not max(largest_sigma, largest_mu, float(np.abs(samples).max())) <= _LARGEST:
+        if not (smallest_weight >= 0 and total > 0 and smallest_sigma >= hyperopt_tpe.EPS):
+            return None
+        if not max(largest_sigma, -smallest_mu, largest_mu, float(np.abs(samples).max())) <= _LARGEST:
             return None  # (squares of such numbers overflow: hyperopt's own arithmetic then decides)
+        smallest_mass = smallest_weight or float(np.min(weights, where=weights > 0, initial=np.inf))
+        if smallest_mass < _NORMAL * largest_sigma * max(total, 1.0):
+            return None  # (hyperopt's weight / (sigma sqrt(2 pi)) could be subnormal, its log far off)
         if (low is None) != (high is None) or not all(_finite_number(x) for x in (low, high, q) if x is not None):
             return None
         if q is not None and not q > 0:
@@ -192,6 +204,8 @@ class _Mixture:
         if (mus[1:] < mus[:-1]).any():
             order = np.argsort(mus, kind="stable")
             weights, mus, sigmas = weights[order], mus[order], sigmas[order]
+        if low is not None and not _accepts(weights, mus, sigmas, float(low), float(high), total):
+            return None
         interval = _interval(samples, density.log_space, low, high, q)
         if interval is None:
             return None
@@ -313,6 +327,18 @@ class _Components:
 _MASSES = {"peaks": 0.0, "weights": 0.0, "log_peaks": -np.inf}
 
 
+def _accepts(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: float, high: float, total: float) -> bool:
+    """Whether hyperopt's ``p_accept`` (the mass between ``low`` and ``high``, which it takes the log
+    of and divides by) is surely far from 0: some component of weight at least 1e-100 of the total
+    has its mean in the interval and a sigma at most 1e6 times the interval, so its mass there is at
+    least 4e-7 (the prior's component of hyperopt's estimator always does)."""
+    if not low < high:
+        return False
+    first, last = np.searchsorted(mus, low, "left"), np.searchsorted(mus, high, "right")
+    inside = (sigmas[first:last] <= 1e6 * (high - low)) & (weights[first:last] >= 1e-100 * total)
+    return bool(inside.any())
+
+
 def _finite_number(x: Any) -> bool:
     try:
         return math.isfinite(float(x))
@@ -327,8 +353,8 @@ def _interval(samples: np.ndarray, log_space: bool, low: Any, high: Any, q: Any)
     if q is None:
         if not log_space:
             return samples, samples, None
-        if samples.min() <= 0:
-            return None
+        if not samples.min() > _NORMAL:
+            return None  # (hyperopt's sigma * x * sqrt(2 pi) could be subnormal, its log far off)
         u = np.log(samples)
         return u, u, -u
     # hyperopt's own bounds, with its own operations (GMM1_lpdf, LGMM1_lpdf, lognormal_cdf)
@@ -388,6 +414,8 @@ class _Near:
         counted in bands of distance, each at its nearest edge, from prefix sums (a margin covers
         their rounding: at most one ``eps`` of the total per term summed)."""
         total = self.components.prefix_sums(self.tau, name)
+        if not math.isfinite(total[-1]):  # (values summing past the largest float: no bound)
+            return np.full(self.left.shape[1], np.inf)
         at_left, at_right = total[self.left], total[self.right]
         next_left = np.zeros_like(at_left)  # (beyond the last band: nothing left of the first component)
         next_left[:-1] = at_left[1:]
@@ -441,7 +469,7 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     mus, sigmas = components.mus, components.sigmas
     reach, floor = REACHES[0], components.floor
     near = _Near(components, u, u, reach, tau=floor)
-    window = int(2 * reach * _BINS_PER_SIGMA) + 2
+    window = int(2 * reach * _BINS_PER_SIGMA) + 3
     if len(near.wide) > _MAX_WIDE or near.width < 6 * window:
         return None
     width = floor / _BINS_PER_SIGMA
@@ -476,10 +504,14 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     quarter_var_e2 = (mean_e4 - mean_e2 * mean_e2) / 4
     half_mean_e2 = mean_e2 / 2
     b = float(np.abs(offset).max(initial=0.0)) * (1 + 1e-9) + 1e-12  # the largest |e|, and some
-    first_bin = np.clip(((u - reach * floor - start) / width).astype(np.intp), 0, None)
+    # Each sample's bins start one early: rounding may put a component exactly ``reach`` away
+    # in the bin before (and the band beyond reach would not count it).  Distances are taken from
+    # ``u - start``, exact to its own rounding even far from 0, not from the bins' positions.
+    from_start = u - start
+    first_bin = np.clip(((from_start - reach * floor) / width).astype(np.intp) - 1, 0, None)
     bins = first_bin[:, None] + np.arange(window)
     # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
-    t = ((u - (start + (first_bin + 0.5) * width)) / floor)[:, None] - np.arange(window) * (width / floor)
+    t = ((from_start - (first_bin + 0.5) * width) / floor)[:, None] - np.arange(window) * (width / floor)
     mean = t * mean_e[bins] - half_mean_e2[bins]
     variance = (t * var_e[bins] - cov_e_e2[bins]) * t + quarter_var_e2[bins]
     # x lies in [-|t| b - b**2 / 2, |t| b]: from the mean, at most ``below`` down and ``above`` up
