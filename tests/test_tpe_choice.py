@@ -347,6 +347,9 @@ def test_a_search_over_log_uniform_values_near_the_smallest_float_is_hyperopts()
 @pytest.mark.parametrize(
     "samples, above, low, high",
     [
+        # a tiny weight far away and a weight 0 at the sample: the bound on the components beyond
+        # reach (peaks times e**-(d**2 / 2), summed as they are, not in logs) underflows to 0
+        ([0.0, 30.0], ([0.0, 1e-300], [0.0, 30.0], [1.0, 1.0]), None, None),
         # a tiny weight and a huge sigma: hyperopt's weight / Z is subnormal, its log a few 1e-5 off
         ([0.0, 1e19, 5e19], ([1e-300, 1e-300], [0.0, 5.0], [3e19, 1e19]), None, None),
         # peaks near the float limit whose sum overflows (hyperopt sums in logs: finite)
@@ -354,10 +357,13 @@ def test_a_search_over_log_uniform_values_near_the_smallest_float_is_hyperopts()
         # all the mass outside [low, high]: hyperopt's p_accept is 0, its density NaN everywhere
         ([0.0, 0.5, 1.0, 3.0], ([0.5, 0.5], [0.0, 1.0], [0.1, 0.1]), 40.0, 41.0),
     ],
-    ids=["subnormal-coefficient", "peaks-summing-to-inf", "p_accept-zero"],
+    ids=["tail-underflow", "subnormal-coefficient", "peaks-summing-to-inf", "p_accept-zero"],
 )
-def test_hand_made_mixtures_at_the_float_limits(samples, above, low, high):
+@pytest.mark.parametrize("log_space", [False, True], ids=["normal", "log-normal"])
+def test_hand_made_mixtures_at_the_float_limits(samples, above, low, high, log_space):
     samples, above = np.array(samples), tuple(np.array(x) for x in above)
-    below = (np.array([1.0]), np.array([0.0]), np.array([30.0]))
-    assert_the_choice_is_hyperopts(False, samples, above, below, low, high)
-    assert_every_stage_holds(False, samples, *above, low, high)
+    if log_space:
+        samples = np.exp(samples / np.abs(samples).max() * 5)  # (the same mixture, read at positive samples)
+    below = (np.array([1.0]), np.array([above[1][-1]]), np.array([0.5]))
+    assert_the_choice_is_hyperopts(log_space, samples, above, below, low, high)
+    assert_every_stage_holds(log_space, samples, *above, low, high)
