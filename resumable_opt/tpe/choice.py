@@ -61,6 +61,7 @@ _LARGEST = 1e100
 _TINY = 1e-250
 #: Below this, a product of hyperopt's could come out subnormal, with few significant bits.
 _NORMAL = 1e-280
+_SMALLEST_SUBNORMAL = float(np.nextafter(0.0, 1.0))
 #: The bands of distance (in units of the reach) the left-out components are counted in.
 _BANDS = (1.0, 1.25, 1.5, 2.0, 3.0)
 _EPS = float(np.finfo(np.float64).eps)
@@ -581,9 +582,10 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
     np.exp(terms, out=terms)
     np.multiply(terms, near.take("peaks", 3), out=terms)
     total = terms.sum(axis=1)
-    # Each window's own components lie within reach: their terms are above _TINY * e**-32, so a
-    # smaller sum means an empty window whose faraway terms may have underflowed.
-    if not total.min() > _TINY * 1e-20:
+    # A faraway component's exp may come out subnormal, off by up to the smallest subnormal, which
+    # its peak then multiplies, and a term may be subnormal itself: each row's sum must dwarf all
+    # such errors together (an empty window with only faraway components may not).
+    if not total.min() > 1e12 * terms.shape[1] * max(largest_peak, 1.0) * _SMALLEST_SUBNORMAL:
         return None
     return np.log(total)
 
