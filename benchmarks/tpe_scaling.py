@@ -1,6 +1,6 @@
 """How TPE's cost grows with the history: resumable_opt.tpe against hyperopt (and Optuna).
 
-Three measurements, each printed as a table (the search is checkpoint_cost.py's:
+Four measurements, each printed as a table (the search is checkpoint_cost.py's:
 uniform, loguniform and choice parameters, a trivial objective, seed 0):
 
 * ``proposal``: one proposal with N trials of history, ``hyperopt.tpe.suggest``
@@ -18,6 +18,8 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
   contender that reaches ``--cap`` seconds is stopped; its time to N is then
   extrapolated from its measured cost per trial (a + b*n, fitted over the
   second half of what it ran) and marked as such.
+* ``breakdown``: where one proposal of ours spends its time, by part (the graph's nodes, the
+  reading of the trials, the good/bad split), means over ``--calls`` proposals.
 * ``runner``: the runner's top rate, points handed out per second, with a
   no-op objective and ``--in-flight`` trials in flight (a ThreadPoolExecutor),
   on a checkpoint holding N trials already.
@@ -27,6 +29,7 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
     python benchmarks/tpe_scaling.py search --trials 20000 --cap 900
     python benchmarks/tpe_scaling.py runner --sizes 1000 10000 --in-flight 64
     python benchmarks/tpe_scaling.py proposal --history PATH   # on a real search's trials
+    python benchmarks/tpe_scaling.py breakdown --sizes 10000 --calls 60 [--history PATH]
 """
 
 from __future__ import annotations
@@ -140,6 +143,77 @@ def bench_proposal(sizes: list[int], calls: int, history: str | None = None) -> 
     return table(header, rows)
 
 
+def bench_breakdown(sizes: list[int], calls: int, history: str | None = None) -> str:
+    """Where one proposal of ours spends its time: each node of the posterior graph by name (the
+    winner's choice is ``broadcast_best``), the reading of the trials (``history``: their result
+    objects) and the good/bad ``split``, as means over ``calls`` proposals (wrapped in timers)."""
+    import copy
+    from collections import defaultdict
+
+    from hyperopt import base
+    from hyperopt.pyll import Apply, rec_eval
+
+    from resumable_opt import tpe as fast_tpe
+    from resumable_opt.tpe import history as tpe_history
+    from resumable_opt.tpe import posterior
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, fn: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return call
+
+    def evaluate(model: Any, fake_ids: list, rng: Any, splits: dict) -> Any:  # Model.evaluate, each node timed
+        memo = dict(model.literals)
+        memo[model.s_new_ids], memo[model.s_rng] = fake_ids, rng
+        for label, node in model.split_nodes.items():
+            memo[node] = splits[label]
+        for node, fn, pos_args, named_args in model.steps:
+            started = time.perf_counter()
+            rval = fn(*[memo[arg] for arg in pos_args], **{name: memo[arg] for name, arg in named_args})
+            if isinstance(rval, Apply):
+                rval = rec_eval(rval, memo=memo)
+            spent[node.name] += time.perf_counter() - started
+            memo[node] = rval
+        return memo[model.top]
+
+    rows = []
+    originals = (posterior.Model.evaluate, tpe_history._History._follow, tpe_history._FastObservations.split)
+    posterior.Model.evaluate = evaluate  # type: ignore[method-assign]
+    tpe_history._History._follow = timed("history", originals[1])  # type: ignore[method-assign]
+    tpe_history._FastObservations.split = timed("split", originals[2])  # type: ignore[method-assign]
+    try:
+        for n in sizes:
+            full = random_history(n + calls) if history is None else searched_history(history)
+            domain = base.Domain(hyperopt_objective, hyperopt_space())
+            trials = copy.copy(full)
+            trials._dynamic_trials = full._dynamic_trials[:n]
+            trials.refresh()
+            fast_tpe.suggest([n + calls], domain, trials, SEED)  # (the first call reads every trial)
+            spent.clear()
+            total = 0.0
+            for k in range(calls):
+                trials._dynamic_trials = full._dynamic_trials[: n + k + 1]
+                trials.refresh()
+                started = time.perf_counter()
+                fast_tpe.suggest([n + calls], domain, trials, SEED + k)
+                total += time.perf_counter() - started
+            parts = sorted(spent.items(), key=lambda item: -item[1])
+            rest = total - sum(spent.values())
+            for name, seconds in [*parts[:8], ("(the rest)", rest + sum(x for _, x in parts[8:]))]:
+                rows.append([f"{n:,}", name, f"{seconds / calls * 1000:.3f}"])
+            rows.append([f"{n:,}", "one proposal", f"{total / calls * 1000:.3f}"])
+    finally:
+        posterior.Model.evaluate, tpe_history._History._follow, tpe_history._FastObservations.split = originals
+    return table(["history", "part", "ms per proposal"], rows)
+
+
 # -- whole searches ---------------------------------------------------------------
 
 
@@ -247,7 +321,7 @@ def bench_runner(sizes: list[int], in_flight: int, points: int, fast: bool) -> l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", nargs="*", choices=["proposal", "search", "runner"], default=[])
+    parser.add_argument("what", nargs="*", choices=["proposal", "breakdown", "search", "runner"], default=[])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
     parser.add_argument("--calls", type=int, default=7, help="timed proposals per size (default 7)")
     parser.add_argument("--history", help="proposal: on the trials of this checkpoint instead of random points")
@@ -267,6 +341,9 @@ def main() -> None:
     if "proposal" in what:
         print("One proposal (median of the timed calls) with N trials of history:", flush=True)
         print(bench_proposal(options.sizes, options.calls, options.history) + "\n", flush=True)
+    if "breakdown" in what:
+        print(f"Where one proposal's time goes (means over {options.calls} proposals):", flush=True)
+        print(bench_breakdown(options.sizes, options.calls, options.history) + "\n", flush=True)
     if "search" in what:
         contenders = list(options.contenders)
         if "optuna" in contenders and optuna_version() is None:

@@ -13,8 +13,9 @@ Here :func:`broadcast_best` receives the two densities unevaluated
 
 * the components within 5 (then, if need be, 8) of their sigmas of a candidate (of its
   interval, for a quantised parameter) are summed; every other component
-  adds at most its peak times e**-32 (its mass times 6.2e-16, quantised),
-  so their total bounds the rest from above;
+  adds at most its peak times e**-12.5 (e**-32 at 8 sigmas; for a quantised
+  parameter, its mass times the normal tail there), so their total bounds the
+  rest from above;
 * both bounds are widened by far more than the rounding errors of
   hyperopt's float computation and of this one can amount to: a relative
   1e-9 of the sum, and, for the quantised densities (hyperopt adds up
@@ -23,7 +24,10 @@ Here :func:`broadcast_best` receives the two densities unevaluated
 
 When the best candidate's lowest possible score is above every other
 candidate's highest possible one, it is the one hyperopt's computation picks.
-Otherwise (a near tie, or inputs these bounds do not cover) both densities
+Otherwise (a near tie, or inputs these bounds do not cover: those where
+hyperopt's own arithmetic strays from the exact density's rounding, with
+subnormal coefficients or samples, sums past the largest float, a NaN, an
+interval ``[low, high]`` that holds none of the mass) both densities
 are computed exactly, with hyperopt's own operations (``densities``), and
 ``np.argmax`` decides as in hyperopt.  Either way the proposal is
 hyperopt's, bit for bit.  Equal candidates (a quantised parameter draws the
