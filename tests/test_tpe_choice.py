@@ -41,6 +41,12 @@ def hyperopt_value(log_space: bool, samples, weights, mus, sigmas, low, high, q)
     return value
 
 
+def deferred(log_space: bool, samples, weights, mus, sigmas, low=None, high=None, q=None) -> choice.Deferred:
+    """The bad trials' density as the posterior hands it to the choice: unevaluated."""
+    arguments = (samples, weights, mus, sigmas), {"low": low, "high": high, "q": q}
+    return choice.Deferred(lgmm1_lpdf if log_space else gmm1_lpdf, log_space, *arguments)
+
+
 CASES = [  # (log space, q, bounded)
     (False, None, False),
     (False, None, True),
@@ -75,12 +81,7 @@ def test_the_bounds_hold_hyperopts_float_value(log_space, q, bounded):
                 if log_space:
                     samples = np.maximum(samples, q)
             expected = hyperopt_value(log_space, samples, weights, mus, sigmas, low, high, q)
-            density = choice.Deferred(
-                lgmm1_lpdf if log_space else gmm1_lpdf,
-                log_space,
-                (samples, weights, mus, sigmas),
-                {"low": low, "high": high, "q": q},
-            )
+            density = deferred(log_space, samples, weights, mus, sigmas, low, high, q)
             for reach in choice.REACHES:
                 bounds = choice.above_bounds(samples, density, reach)
                 assert bounds is not None
@@ -243,12 +244,7 @@ def test_extreme_spaces_are_hyperopts(space):
 def assert_every_stage_holds(log_space, samples, weights, mus, sigmas, low=None, high=None, q=None):
     with np.errstate(all="ignore"):
         expected = hyperopt_value(log_space, samples, weights, mus, sigmas, low, high, q)
-    density = choice.Deferred(
-        lgmm1_lpdf if log_space else gmm1_lpdf,
-        log_space,
-        (samples, weights, mus, sigmas),
-        {"low": low, "high": high, "q": q},
-    )
+    density = deferred(log_space, samples, weights, mus, sigmas, low, high, q)
     stages = {reach: choice.above_bounds(samples, density, reach) for reach in choice.REACHES}
     mixture = choice._Mixture.at(samples, density)
     stages["binned"] = None if mixture is None else choice._binned_bounds(mixture)

@@ -228,6 +228,19 @@ def test_parameters_as_hyperopts(params):
     History(SPACES["nested"](), 5, in_flight=2, **params).run(60)
 
 
+def hyperopts_with_linear_forgetting(history: History, seeds: range, lf: int) -> list:
+    """hyperopt's proposals (``exact``) with its forgetting functions' default ``LF`` set to ``lf``."""
+    patched = [tpe.adaptive_parzen_normal, tpe.ap_categorical_sampler, tpe.ap_randint_sampler]
+    defaults = [f.__defaults__ for f in patched]
+    try:
+        for f in patched:
+            f.__defaults__ = f.__defaults__[:-1] + (lf,)
+        return [exact(tpe.suggest([999], history.domain, history.trials, s, n_startup_jobs=5)[0]) for s in seeds]
+    finally:
+        for f, d in zip(patched, defaults, strict=True):
+            f.__defaults__ = d
+
+
 def test_linear_forgetting_is_hyperopts_with_that_constant():
     """hyperopt 0.3 always forgets with 25: with another value, ours matches
     hyperopt with its forgetting functions' defaults set to that value."""
@@ -235,15 +248,7 @@ def test_linear_forgetting_is_hyperopts_with_that_constant():
     history = History(space, 9, n_startup_jobs=5, in_flight=1)
     history.run(60)
     seeds = range(10)
-    patched = [tpe.adaptive_parzen_normal, tpe.ap_categorical_sampler, tpe.ap_randint_sampler]
-    defaults = [f.__defaults__ for f in patched]
-    try:
-        for f in patched:
-            f.__defaults__ = f.__defaults__[:-1] + (7,)
-        theirs = [exact(tpe.suggest([999], history.domain, history.trials, s, n_startup_jobs=5)[0]) for s in seeds]
-    finally:
-        for f, d in zip(patched, defaults, strict=True):
-            f.__defaults__ = d
+    theirs = hyperopts_with_linear_forgetting(history, seeds, 7)
     ours = [
         exact(fast_tpe.suggest([999], history.domain, history.trials, s, n_startup_jobs=5, linear_forgetting=7)[0])
         for s in seeds

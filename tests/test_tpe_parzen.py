@@ -17,7 +17,7 @@ from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, Trials, base, h
 from resumable_opt import tpe as fast_tpe
 from resumable_opt.tpe import history as tpe_history
 from resumable_opt.tpe import parzen
-from test_tpe_exact import History, exact
+from test_tpe_exact import History, exact, hyperopts_with_linear_forgetting
 
 
 def same(theirs: tuple, ours: tuple) -> bool:
@@ -205,15 +205,7 @@ def test_linear_forgetting_takes_the_kept_order_too():
     history = History(CONTINUOUS, 8, n_startup_jobs=5)
     history.run(60)
     seeds = range(6)
-    patched = [tpe.adaptive_parzen_normal, tpe.ap_categorical_sampler, tpe.ap_randint_sampler]
-    defaults = [f.__defaults__ for f in patched]
-    try:
-        for f in patched:
-            f.__defaults__ = f.__defaults__[:-1] + (7,)
-        theirs = [exact(tpe.suggest([999], history.domain, history.trials, s, n_startup_jobs=5)[0]) for s in seeds]
-    finally:
-        for f, d in zip(patched, defaults, strict=True):
-            f.__defaults__ = d
+    theirs = hyperopts_with_linear_forgetting(history, seeds, 7)
     before = dict(parzen.counts)
     ours = [
         exact(fast_tpe.suggest([999], history.domain, history.trials, s, n_startup_jobs=5, linear_forgetting=7)[0])
