@@ -39,8 +39,7 @@ def gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
         coef = weights / Z / p_accept
         np.multiply(-0.5, mahal, out=mahal)
         rval = _logsum_rows(np.add(mahal, np.log(coef), out=mahal))
-        rval.shape = _samples.shape
-        return rval
+        return rval.reshape(_samples.shape)  # (a view: setting .shape is deprecated in numpy 2.5)
     ubound = samples + q / 2 if high is None else np.minimum(samples + q / 2, high)
     lbound = samples - q / 2 if low is None else np.maximum(samples - q / 2, low)
     mu, bottom, w = mus[:, None], np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS)[:, None], weights[:, None]
@@ -48,8 +47,7 @@ def gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     inc_amt -= w * (0.5 * (1 + erf((lbound - mu) / bottom)))
     prob = np.cumsum(inc_amt, axis=0)[-1]
     rval = np.log(prob) - np.log(p_accept)
-    rval.shape = _samples.shape
-    return rval
+    return rval.reshape(_samples.shape)
 
 
 def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
@@ -77,8 +75,7 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
         np.negative(e, out=e)
         np.subtract(e, log_z, out=e)
         rval = _logsum_rows(np.add(e, np.log(weights), out=e))
-        rval.shape = _samples.shape
-        return rval
+        return rval.reshape(_samples.shape)  # (a view: setting .shape is deprecated in numpy 2.5)
     ubound = samples + q / 2 if high is None else np.minimum(samples + q / 2, np.exp(high))
     lbound = samples - q / 2 if low is None else np.maximum(samples - q / 2, np.exp(low))
     lbound = np.maximum(0, lbound)
@@ -91,8 +88,7 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     inc_amt -= w * (0.5 + 0.5 * erf((log_l - mu) / bottom))
     prob = np.cumsum(inc_amt, axis=0)[-1]
     rval = np.log(prob) - np.log(p_accept)
-    rval.shape = _samples.shape
-    return rval
+    return rval.reshape(_samples.shape)
 
 
 def _p_accept(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: Any, high: Any) -> Any:
