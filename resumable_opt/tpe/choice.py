@@ -60,7 +60,6 @@ _RELATIVE = 1e-9
 #: Bins per floor sigma, and at most how many other components, for the binned bounds.
 _BINS_PER_SIGMA = 32
 _MAX_WIDE = 64
-_BINNED_REACH = 7.0
 _LARGEST = 1e100
 _TINY = 1e-250
 #: Below this, a product of hyperopt's could come out subnormal, with few significant bits.
@@ -278,6 +277,12 @@ class _Components:
 
         return self._cached("peak_range", make)
 
+    def peaks_far_from_the_float_limits(self) -> bool:
+        """Whether every peak of non-zero weight lies within (_TINY, 1 / _TINY): sums of such peaks
+        times exps may be taken as they are, not in logs."""
+        smallest, largest = self.peak_range()
+        return _TINY < smallest <= largest < 1 / _TINY
+
     def largest_log_peak(self) -> float:
         """The largest ``|log peak|`` of the components of non-zero weight."""
         smallest, largest = self.peak_range()
@@ -403,7 +408,7 @@ class _Near:
             tau = _threshold(components, u_low, u_high, reach)
         self.components, self.tau, self.reach = components, tau, reach
         self.wide = components.wide(tau)
-        self.narrow_mus = mus = components.mus
+        mus = components.mus
         # Where each band of distance (row k: beyond reach * _BANDS[k] narrow sigmas) begins, left and
         # right of each sample; row 0 is the window.
         offsets = (reach * np.array(_BANDS))[:, None] * tau
@@ -482,13 +487,12 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     n_bins = int((float(u.max()) + reach * floor + width - start) / width) + 2
     if n_bins > 4 * len(mus):
         return None
-    smallest_peak, largest_peak = components.peak_range()
-    if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
+    if not components.peaks_far_from_the_float_limits():
         return None  # (the sums below are not in logs: they must neither underflow nor overflow)
     peaks = components["peaks"]
     narrow_peaks = components.narrow_values(floor, "peaks")
-    first, last = np.searchsorted(near.narrow_mus, [start, start + n_bins * width])
-    crowd = near.narrow_mus[first:last]
+    first, last = np.searchsorted(mus, [start, start + n_bins * width])
+    crowd = mus[first:last]
     # Each component's bin, and its offset from the bin's centre in floor sigmas (the rounding of
     # ``position``, a few 1e-13 of a bin at most, is far inside the 1e-12 added to the largest offset).
     position = (crowd - start) * (1 / width)
@@ -575,9 +579,9 @@ def _density_bounds(mixture: _Mixture, near: _Near) -> tuple[np.ndarray, np.ndar
 def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray | None:
     """``log sum_j peak_j exp(-(u - mu_j)**2 / (2 sigma_j**2))`` over each sample's components, summed as
     they are (half the passes of a sum in logs); None where that could underflow or overflow."""
-    smallest_peak, largest_peak = components.peak_range()
-    if not _TINY < smallest_peak <= largest_peak < 1 / _TINY:
+    if not components.peaks_far_from_the_float_limits():
         return None
+    largest_peak = components.peak_range()[1]
     terms = near.take("mus", 2)
     np.subtract(u[:, None], terms, out=terms)
     np.square(terms, out=terms)

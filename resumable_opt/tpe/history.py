@@ -400,9 +400,9 @@ class _FastObservations(_Observations):
             if by_value is not None:
                 if not active_everywhere:
                     rank = _rank(len(slots), bad)
-                elif everywhere_rank is None:
-                    rank = everywhere_rank = _rank(len(slots), bad)
                 else:
+                    if everywhere_rank is None:
+                        everywhere_rank = _rank(len(slots), bad)
                     rank = everywhere_rank
                 order = rank[by_value]
                 order = order[order >= 0]
