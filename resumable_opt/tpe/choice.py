@@ -131,7 +131,7 @@ def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
         return None
     if below_values.dtype != np.float64 or not np.isfinite(below_values).all():
         return None
-    _, first = np.unique(samples.view(np.int64), return_index=True)  # equal bits, equal scores
+    first = _distinct(samples)
     if len(first) == 1:
         return int(first[0])
     below_values = below_values[first]
@@ -146,10 +146,21 @@ def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
         if np.isnan(lowest).any() or np.isnan(highest).any():
             return None  # (bounds out of the float range: hyperopt's own arithmetic decides)
         winner = int(np.argmax(lowest))
-        if lowest[winner] > np.delete(highest, winner).max():
+        others = highest.copy()
+        others[winner] = -np.inf
+        if lowest[winner] > others.max():
             return int(first[winner])
         in_play = np.flatnonzero(highest >= lowest[winner])
     return None
+
+
+def _distinct(samples: np.ndarray) -> np.ndarray:
+    """The index of the first of each set of samples with equal bits (they have equal scores)."""
+    bits = samples.view(np.int64)
+    ordered = np.sort(bits)
+    if (ordered[1:] != ordered[:-1]).all():  # (most often, unless the parameter is quantised)
+        return np.arange(len(bits))
+    return np.unique(bits, return_index=True)[1]
 
 
 def _arguments(samples, weights, mus, sigmas, low=None, high=None, q=None):  # noqa: ANN001, ANN202
@@ -359,8 +370,11 @@ def _accepts(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: floa
     if not low < high:
         return False
     first, last = np.searchsorted(mus, low, "left"), np.searchsorted(mus, high, "right")
-    inside = (sigmas[first:last] <= 1e6 * (high - low)) & (weights[first:last] >= 1e-100 * total)
-    return bool(inside.any())
+    for end in (min(last, first + 64), last):  # (most often one of the first few will do)
+        inside = (sigmas[first:end] <= 1e6 * (high - low)) & (weights[first:end] >= 1e-100 * total)
+        if inside.any():
+            return True
+    return False
 
 
 def _finite_number(x: Any) -> bool:

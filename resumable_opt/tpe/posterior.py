@@ -114,7 +114,8 @@ class Model:
         for label, node in self.split_nodes.items():
             memo[node] = splits[label]
         for node, fn, pos_args, named_args in self.steps:
-            rval = fn(*[memo[arg] for arg in pos_args], **{name: memo[arg] for name, arg in named_args})
+            args = [memo[arg] for arg in pos_args]
+            rval = fn(*args, **{name: memo[arg] for name, arg in named_args}) if named_args else fn(*args)
             if isinstance(rval, Apply):  # as rec_eval: an instruction that returns a graph means "evaluate that"
                 rval = rec_eval(rval, memo=memo)
             memo[node] = rval
