@@ -20,8 +20,13 @@ logger = logging.getLogger(__name__)
 
 _FLOAT, _INT, _OTHER = 0, 1, 2
 _NO_POSITIONS, _NO_VALUES = np.empty(0, dtype=np.int64), np.empty(0)
-#: How often a label's values were sorted whole and how often new ones were merged into the kept order.
-counts = {"sorted": 0, "merged": 0}
+#: How often a label's values were sorted whole and how often new ones were merged into the kept order;
+#: how often the good trials were found among the last ones and the trials touched since ("followed") and
+#: how often by a partition (or sort) of every loss ("partitioned").
+counts = {"sorted": 0, "merged": 0, "followed": 0, "partitioned": 0}
+#: At most this many touched trials (new ones, or with a new result) are looked at for the good trials;
+#: past that, the partition of every loss costs about as much.
+_MAX_TOUCHED = 256
 
 
 def _kind(value: Any) -> int:
@@ -196,9 +201,22 @@ class _History:
         self.tids = _Growing(np.int64)
         self.losses = _Growing(np.float64)
         self.included = _Growing(np.bool_)
+        #: How many slots are not included (NaN loss) and how many have a tid not above the one before:
+        #: kept up to date so that a call learns without a pass over the history that neither happens.
+        self.n_excluded = 0
+        self.n_unordered = 0
         self.labels = {label: _Label() for label in self.label_names}
         self.tid_set: set = set()
         self.irregular = False
+        self._forget_best()
+
+    def _forget_best(self) -> None:
+        #: The slots of the last split's good trials (None: not known), how many it took, and, since
+        #: then, the slots whose result was replaced and the first slot added.
+        self.best: np.ndarray | None = None
+        self.best_k = 0
+        self.touched: set[int] = set()
+        self.added_from = 0
 
     def observations(self, docs: list) -> _Observations:
         try:
@@ -260,19 +278,27 @@ class _History:
         for slot in changed:
             loss = _loss(results[slot])
             losses[slot] = loss
+            self.n_excluded += bool(included[slot]) - (loss == loss)
             included[slot] = loss == loss
         for slot in range(first_new, n_new):
             self._append(slot, docs[slot], results[slot])
+        if self.best is not None:
+            self.touched.update(changed)
+            if len(self.touched) > _MAX_TOUCHED:
+                self._forget_best()
         if first_new != n_old:  # (otherwise the kept list was brought up to date above)
             self.docs = list(docs)
         self.results = results
 
     def _truncate(self, n: int) -> None:
+        self._forget_best()
         self.pending = {slot for slot in self.pending if slot < n}
         for tid in self.tids.view()[n:].tolist():
             self.tid_set.discard(tid)
         for column in (self.tids, self.losses, self.included):
             column.truncate(n)
+        self.n_excluded = len(self.included.view()) - int(np.count_nonzero(self.included.view()))
+        self.n_unordered = int(np.count_nonzero(np.diff(self.tids.view()) <= 0))
         for label in self.labels.values():
             label.truncate(n)
 
@@ -290,14 +316,49 @@ class _History:
             if t_idxs:
                 active.append((name, t_vals[0]))
         loss = _loss(result)
+        if self.tids.n and tid <= self.tids.data[self.tids.n - 1]:
+            self.n_unordered += 1
         self.tids.append(tid)
         self.losses.append(loss)
         self.included.append(loss == loss)
+        self.n_excluded += loss != loss
         self.tid_set.add(tid)
         if doc.get("state") in _IN_FLIGHT:
             self.pending.add(slot)
         for name, value in active:
             self.labels[name].append(slot, value)
+
+    def smallest(self, k: int) -> np.ndarray:
+        """``_smallest(losses, k)`` when every trial is included and in tid order (slot == position).
+
+        The good trials rarely change from one call to the next: the k smallest
+        losses are looked for among the last call's and those of the trials
+        added or whose result was replaced since, then checked against all
+        losses. The check makes it self-verifying: if exactly k losses are <=
+        the largest one picked, the k picked are the k smallest, whatever the
+        candidates were, and no tie at the k-th loss leaves argsort a choice.
+        Otherwise (and after a truncation, with another k, or with too many
+        trials touched) every loss is partitioned, as before.
+        """
+        losses = self.losses.view()
+        n = len(losses)
+        best, touched, added_from = self.best, self.touched, self.added_from
+        picked = None
+        if best is not None and self.best_k == k and 0 < k < n and len(touched) + n - added_from <= _MAX_TOUCHED:
+            # best ⊆ [0, added_from): distinct from the added slots; a touched slot may be either
+            candidates = np.concatenate((best, _counting(n)[added_from:]))
+            if touched:
+                candidates = np.unique(np.concatenate((candidates, np.fromiter(touched, np.int64, len(touched)))))
+            if len(candidates) > k:
+                candidates = candidates[np.argpartition(losses[candidates], k - 1)[:k]]
+            if len(candidates) == k and np.count_nonzero(losses <= losses[candidates].max()) == k:
+                picked = candidates
+                counts["followed"] += 1
+        if picked is None:
+            counts["partitioned"] += 1
+            picked = _smallest(losses, k)
+        self.best, self.best_k, self.touched, self.added_from = picked, k, set(), n
+        return picked
 
 
 _RESULT = operator.itemgetter("result")
@@ -349,13 +410,12 @@ def _smallest(losses: np.ndarray, k: int) -> np.ndarray:
 class _FastObservations(_Observations):
     def __init__(self, history: _History) -> None:
         self.history = history
-        included = history.included.view()
-        self.all_included = bool(included.all())
-        tids = history.tids.view()
-        self.slots = np.arange(len(tids)) if self.all_included else np.flatnonzero(included)
-        self.in_tid_order = bool((np.diff(tids) > 0).all())
+        self.all_included = not history.n_excluded
+        self.in_tid_order = not history.n_unordered
+        n = history.tids.n
+        self.slots = _counting(n) if self.all_included else np.flatnonzero(history.included.view())
         if not self.in_tid_order:
-            self.slots = self.slots[np.argsort(tids[self.slots], kind="stable")]
+            self.slots = self.slots[np.argsort(history.tids.view()[self.slots], kind="stable")]
         self.n = len(self.slots)
 
     def losses(self) -> np.ndarray:
@@ -363,12 +423,20 @@ class _FastObservations(_Observations):
         return losses if self.all_included and self.in_tid_order else losses[self.slots]
 
     def max_tid(self) -> int:
-        return int(self.history.tids.view()[self.slots].max())
+        tids = self.history.tids.view()
+        if self.all_included and self.in_tid_order:
+            return int(tids[-1])
+        return int(tids[self.slots].max())
 
     def split(self, gamma: float, ordered: frozenset = frozenset()) -> dict[str, tuple]:
         history = self.history
         below = np.zeros(history.tids.n, dtype=bool)
-        below[self.slots[_smallest(self.losses(), _n_below(gamma, self.n))]] = True
+        k = _n_below(gamma, self.n)
+        if self.all_included and self.in_tid_order:
+            below[history.smallest(k)] = True
+        else:
+            history._forget_best()
+            below[self.slots[_smallest(self.losses(), k)]] = True
         included = history.included.view()
         tids = history.tids.view()
         splits: dict[str, tuple] = {}
