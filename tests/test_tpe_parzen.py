@@ -184,7 +184,9 @@ def test_a_continuous_search_takes_the_kept_order(in_flight):
     (error state) and trials in flight: every bad trials' estimator of the four continuous labels
     takes the kept order, and the history merges new values into it rather than sorting again."""
     history, used, sorts = run_counting(CONTINUOUS, 150, in_flight=in_flight, refresh=in_flight == 1)
-    assert used == {"fast": 4 * 150, "fallback": 0}
+    assert (used["fast"], used["fallback"]) == (4 * 150, 0)
+    # the good trials' estimators: each computed once for as long as the good trials stay the same
+    assert used["kept"] + used["computed"] == 4 * 150 and used["kept"] > used["computed"] > 0
     left = sum(doc["state"] == JOB_STATE_ERROR for doc in history.trials._dynamic_trials)
     assert left > 0  # the history was truncated (and the kept order with it)
     assert sorts["sorted"] <= 4 * left  # a full sort only after a truncation took more than a few values
@@ -194,7 +196,7 @@ def test_a_continuous_search_takes_the_kept_order(in_flight):
 def test_a_quantised_search_falls_back_without_sorting_at_every_call():
     space = {"q": hp.quniform("q", 0, 10, 1), "r": hp.qnormal("r", 0, 3, 0.5), "u": hp.uniform("u", 0, 1)}
     history, used, sorts = run_counting(space, 120)
-    assert used == {"fast": 120, "fallback": 2 * 120}  # only "u" is without ties
+    assert (used["fast"], used["fallback"]) == (120, 2 * 120)  # only "u" is without ties
     left = sum(doc["state"] == JOB_STATE_ERROR for doc in history.trials._dynamic_trials)
     assert sorts["sorted"] <= 3 * (left + 1)
 
@@ -245,3 +247,44 @@ def test_kept_forgetting_weights_are_hyperopts_and_read_only(N, LF):
         assert not ours.flags.writeable  # shared by the labels of a proposal: nobody may change it
     # (other types of N are hyperopt's call, every time)
     assert parzen.forgetting_weights(np.int64(N), LF).tobytes() == theirs.tobytes()
+
+
+def test_kept_estimators_are_hyperopts_bit_for_bit():
+    """The good trials' estimator, kept for arguments of the same bits: hyperopt's result on every
+    call, whatever the caller did to the last one; -0.0 is not 0.0, an int prior not a float one."""
+    rng = np.random.default_rng(11)
+    for case in range(300):
+        n = int(rng.integers(0, 70))
+        mus = rng.normal(0, 1, n)
+        if case % 5 == 0 and n > 3:
+            mus[1] = mus[0]  # a tie
+        args = (float(rng.choice([1.0, 0.5])), float(rng.choice([0.0, -0.0, 0.3])), float(rng.choice([1.0, 2.0])))
+        if case % 7 == 0:
+            args = (1, 0, 2)  # ints: hyperopt's arithmetic on them, kept apart from the floats
+        for _ in range(2):  # computed, then kept
+            ours = parzen.kept_parzen(mus.copy(), *args)
+            assert same(tpe.adaptive_parzen_normal(mus.copy(), *args), ours), (case, n, args)
+            for array in ours:
+                array[...] = 7  # (what a caller does to its copy never reaches the next call)
+    zero = parzen.kept_parzen(np.array([0.5, 1.5]), 1.0, 0.0, 1.0)[1]
+    minus_zero = parzen.kept_parzen(np.array([0.5, 1.5]), 1.0, -0.0, 1.0)[1]
+    assert np.signbit(minus_zero[0]) and not np.signbit(zero[0])
+
+
+def test_large_or_unusual_arguments_are_not_kept():
+    before = dict(parzen.counts)
+    for mus, args in [
+        (np.linspace(0, 1, 65), (1.0, 0.5, 1.0)),  # more values than kept estimators hold
+        (np.array([0.1, 0.2]), (1.0, 0.5, float("nan"))),
+        (np.array([0.1, 0.2], dtype=np.float32), (1.0, 0.5, 1.0)),
+        ([0.1, 0.2], (1.0, 0.5, 1.0)),
+    ]:
+        for _ in range(2):
+            try:
+                theirs = tpe.adaptive_parzen_normal(mus, *args)
+            except Exception as error:
+                with pytest.raises(type(error)):
+                    parzen.kept_parzen(mus, *args)
+            else:
+                assert same(theirs, parzen.kept_parzen(mus, *args))
+    assert parzen.counts["kept"] == before["kept"] and parzen.counts["computed"] == before["computed"]

@@ -43,6 +43,7 @@ FASTER: dict[str, Callable] = {
     **VECTORISED,
     "array_union": array_union,
     "linear_forgetting_weights": parzen.forgetting_weights,
+    "adaptive_parzen_normal": parzen.kept_parzen,
 }
 
 
