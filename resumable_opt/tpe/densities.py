@@ -21,6 +21,8 @@ import numpy as np
 from hyperopt import tpe as hyperopt_tpe
 from scipy.special import erf  # type: ignore[import-untyped]
 
+from .kept import Kept
+
 
 def gmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     """``hyperopt.tpe.GMM1_lpdf``, the same numbers."""
@@ -91,12 +93,16 @@ def lgmm1_lpdf(samples, weights, mus, sigmas, low=None, high=None, q=None):
     return rval.reshape(_samples.shape)
 
 
-def _p_accept(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: Any, high: Any) -> Any:
+def _mass_between(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: Any, high: Any) -> Any:
     """The mixture's mass between ``low`` and ``high``, as hyperopt computes it (1 when unbounded)."""
     if low is None and high is None:
         return 1
     normal_cdf = hyperopt_tpe.normal_cdf
     return np.sum(weights * (normal_cdf(high, mus, sigmas) - normal_cdf(low, mus, sigmas)))
+
+
+#: The mass, kept for the good trials' mixture (the same from call to call late in a search).
+_p_accept = Kept(_mass_between)
 
 
 def _logsum_rows(x: np.ndarray) -> np.ndarray:

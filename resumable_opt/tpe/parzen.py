@@ -21,23 +21,22 @@ results and its errors are hyperopt's.  The ``maxsigma = prior_sigma`` of
 hyperopt 0.3 is ``prior_sigma / 1.0`` in 0.2.7: the same float for the float
 and small int sigmas this path accepts.
 
-The good trials' estimators go through :func:`kept_parzen`, which keeps
-hyperopt's result for arguments with the same bits (late in a search the
-good trials seldom change).
+The good trials' estimators go through ``kept_parzen``, which keeps
+hyperopt's result for arguments with the same bits (see ``kept``).
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import threading
 from typing import Any
 
 import numpy as np
 from hyperopt import tpe as hyperopt_tpe
 
+from .kept import Kept
+
 #: How many calls took the kept order and how many hyperopt's function (for benchmarks and tests).
-counts = {"fast": 0, "fallback": 0, "kept": 0, "computed": 0}
+counts = {"fast": 0, "fallback": 0}
 
 _hyperopt_apn = hyperopt_tpe.adaptive_parzen_normal
 _linear_forgetting_weights = hyperopt_tpe.linear_forgetting_weights
@@ -86,50 +85,8 @@ def adaptive_parzen_normal(mus, prior_weight, prior_mu, prior_sigma, LF=hyperopt
     return _hyperopt_apn(mus, prior_weight, prior_mu, prior_sigma, LF=LF)
 
 
-def kept_parzen(mus, prior_weight, prior_mu, prior_sigma, LF=hyperopt_tpe.DEFAULT_LF):
-    """``hyperopt.tpe.adaptive_parzen_normal``, its result kept for the same arguments, bit for bit.
-
-    The good trials change seldom late in a search: their estimator (a few
-    dozen values) is most often the last call's.  Only float64 vectors of at
-    most ``_KEPT_LARGEST`` values and plain scalars are kept, keyed by their
-    bits (so ``-0.0`` is not ``0.0``); each call gets copies of the kept
-    arrays, so that nothing a caller does to them reaches the next call.
-    """
-    key = _parzen_key(mus, prior_weight, prior_mu, prior_sigma, LF)
-    if key is None:
-        return _hyperopt_apn(mus, prior_weight, prior_mu, prior_sigma, LF=LF)
-    kept = _KEPT.get(key)
-    if kept is None:
-        kept = _hyperopt_apn(mus, prior_weight, prior_mu, prior_sigma, LF=LF)
-        with _KEPT_LOCK:
-            if len(_KEPT) >= _KEPT_MOST:
-                del _KEPT[next(iter(_KEPT))]  # (the oldest)
-            _KEPT[key] = kept
-        counts["computed"] += 1
-    else:
-        counts["kept"] += 1
-    return tuple(array.copy() for array in kept)
-
-
-#: The largest estimator kept, and how many are kept (the good trials of a few dozen labels).
-_KEPT_LARGEST, _KEPT_MOST = 64, 64
-_KEPT: dict = {}
-_KEPT_LOCK = threading.Lock()
-
-
-def _parzen_key(mus: Any, *scalars: Any) -> tuple | None:
-    """The bits of the arguments, or None for arguments not kept."""
-    if type(mus) is not np.ndarray or mus.dtype != np.float64 or mus.ndim != 1 or len(mus) > _KEPT_LARGEST:
-        return None
-    key: list = [mus.tobytes()]
-    for x in scalars:
-        if type(x) in _FLOATS and not math.isnan(x):
-            key.append((type(x), float(x).hex()))
-        elif type(x) is int:
-            key.append((int, x))
-        else:
-            return None
-    return tuple(key)
+#: hyperopt's estimator, its results kept (the good trials change seldom late in a search).
+kept_parzen = Kept(_hyperopt_apn)
 
 
 def _plain(mus: Any, prior_weight: Any, prior_mu: Any, prior_sigma: Any, LF: Any) -> bool:
