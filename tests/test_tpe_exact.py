@@ -410,3 +410,39 @@ def test_mixture_densities_are_hyperopts_to_the_bit(low_high, q):
             for _ in range(2):  # the second time in the kept scratch arrays
                 got = ours(samples, weights, mus, sigmas, low=low, high=high, q=q)
                 assert got.tobytes() == expected.tobytes() and got.shape == expected.shape
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ([3, 5, 9],),
+        ([5, 3, 9],),
+        ([3, 3, 9],),
+        ([],),
+        ([7],),
+        ([2**62, 2**63 - 1],),
+        ([2**63, 2**64],),
+        ([np.int64(3), 5],),
+        ([1.0, 2.0],),
+        ([True, 2],),
+        (np.array([3, 5, 9]),),
+        (np.array([9, 5, 3]),),
+        (np.array([3, 3]),),
+        (np.array([], dtype=np.int64),),
+        (np.array([1.5, 2.5]),),
+        (np.array([[1, 2]]),),
+        ([3, 5], [4, 5]),
+        (np.array([3, 5]), [1]),
+    ],
+)
+def test_array_union_is_hyperopts(args):
+    try:
+        theirs = scope._impls["array_union"](*args)
+    except Exception as error:  # (what hyperopt refuses, ours refuses alike)
+        with pytest.raises(type(error)):
+            tpe_posterior.array_union(*args)
+        return
+    ours = tpe_posterior.array_union(*args)
+    assert type(ours) is type(theirs) and ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert ours.tobytes() == theirs.tobytes()
+    assert all(ours is not arg for arg in args)  # a new array, as hyperopt's

@@ -234,3 +234,14 @@ def test_trials_out_of_id_order_take_the_kept_order_too():
     history.run(40)
     assert not tpe_history.HISTORIES[history.trials].irregular
     assert parzen.counts["fast"] - before["fast"] == 4 * 40
+
+
+@pytest.mark.parametrize("N, LF", [(0, 25), (1, 25), (24, 25), (25, 25), (26, 25), (10_000, 25), (7, 1)])
+def test_kept_forgetting_weights_are_hyperopts_and_read_only(N, LF):
+    theirs = tpe.linear_forgetting_weights(N, LF)
+    for _ in range(2):  # computed, then kept
+        ours = parzen.forgetting_weights(N, LF)
+        assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+        assert not ours.flags.writeable  # shared by the labels of a proposal: nobody may change it
+    # (other types of N are hyperopt's call, every time)
+    assert parzen.forgetting_weights(np.int64(N), LF).tobytes() == theirs.tobytes()

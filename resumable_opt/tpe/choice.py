@@ -131,7 +131,7 @@ def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
         return None
     if below_values.dtype != np.float64 or not np.isfinite(below_values).all():
         return None
-    _, first = np.unique(samples.view(np.int64), return_index=True)  # equal bits, equal scores
+    first = _distinct(samples)
     if len(first) == 1:
         return int(first[0])
     below_values = below_values[first]
@@ -146,10 +146,21 @@ def _bounded_argmax(samples: Any, below: Deferred, above: Any) -> int | None:
         if np.isnan(lowest).any() or np.isnan(highest).any():
             return None  # (bounds out of the float range: hyperopt's own arithmetic decides)
         winner = int(np.argmax(lowest))
-        if lowest[winner] > np.delete(highest, winner).max():
+        others = highest.copy()
+        others[winner] = -np.inf
+        if lowest[winner] > others.max():
             return int(first[winner])
         in_play = np.flatnonzero(highest >= lowest[winner])
     return None
+
+
+def _distinct(samples: np.ndarray) -> np.ndarray:
+    """The index of the first of each set of samples with equal bits (they have equal scores)."""
+    bits = samples.view(np.int64)
+    ordered = np.sort(bits)
+    if (ordered[1:] != ordered[:-1]).all():  # (most often, unless the parameter is quantised)
+        return np.arange(len(bits))
+    return np.unique(bits, return_index=True)[1]
 
 
 def _arguments(samples, weights, mus, sigmas, low=None, high=None, q=None):  # noqa: ANN001, ANN202
@@ -247,10 +258,12 @@ class _Components:
 
     def __getitem__(self, name: str) -> np.ndarray:
         """One value per component: ``weights``, ``mus``, ``sigmas``, ``peaks`` (the density at the mean),
-        ``log_peaks``, ``half_precision`` (``1 / (2 sigma**2)``) or ``bottom`` (hyperopt's ``sqrt(2) sigma``,
-        at least EPS)."""
+        ``log_peaks``, ``reciprocal_sigmas``, ``half_precision`` (``1 / (2 sigma**2)``) or ``bottom``
+        (hyperopt's ``sqrt(2) sigma``, at least EPS)."""
         if name in ("weights", "mus", "sigmas"):
             return getattr(self, name)
+        if name in _OF_SIGMA:
+            return self._cached(name, lambda: _OF_SIGMA[name](self.sigmas))
         return self._cached(name, getattr(self, "_" + name))
 
     def _peaks(self) -> np.ndarray:
@@ -259,12 +272,6 @@ class _Components:
     def _log_peaks(self) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(self.weights) - np.log(self.sigmas * _SQRT_2PI)
-
-    def _half_precision(self) -> np.ndarray:
-        return 0.5 / np.square(self.sigmas)
-
-    def _bottom(self) -> np.ndarray:
-        return np.maximum(np.sqrt(2) * self.sigmas, hyperopt_tpe.EPS)
 
     def peak_range(self) -> tuple[float, float]:
         """The smallest and the largest peak of the components of non-zero weight."""
@@ -319,20 +326,38 @@ class _Components:
 
         return self._cached(("narrow", tau, name), make)
 
-    def windows(self, tau: float, name: str, width: int) -> np.ndarray:
-        """:meth:`narrow_values` as overlapping windows of ``width`` (at most the number of
-        components): row ``i`` holds components ``i`` to ``i + width - 1`` (a view, no copy)."""
-        values = self.narrow_values(tau, name)
-        strides = (values.itemsize, values.itemsize)
-        return np.lib.stride_tricks.as_strided(values, (len(values) - width + 1, width), strides, writeable=False)
+    def rows(self, tau: float, name: str, width: int, starts: np.ndarray) -> np.ndarray:
+        """:meth:`narrow_values` ``starts[i]`` to ``starts[i] + width - 1`` as row ``i``."""
+        return _rows(self.narrow_values(tau, name), width, starts)
 
     def prefix_sums(self, tau: float, name: str) -> np.ndarray:
         """0, then the running sum of :meth:`narrow_values`."""
-        return self._cached(
-            ("prefix", tau, name), lambda: np.concatenate([[0.0], np.cumsum(self.narrow_values(tau, name))])
-        )
+
+        def make() -> np.ndarray:
+            values = self.narrow_values(tau, name)
+            sums = np.empty(len(values) + 1)
+            sums[0] = 0.0
+            np.cumsum(values, out=sums[1:])
+            return sums
+
+        return self._cached(("prefix", tau, name), make)
 
 
+def _rows(values: np.ndarray, width: int, starts: np.ndarray) -> np.ndarray:
+    """``values[start : start + width]`` for each of ``starts`` as the rows of a new array (``values``
+    contiguous, ``width`` at most its length, each start at most ``len(values) - width``)."""
+    # (the overlapping windows as a view, made by the constructor: as_strided and
+    # sliding_window_view cost more than the copy of the rows they are read for)
+    windows = np.ndarray((len(values) - width + 1, width), values.dtype, values, 0, (values.itemsize,) * 2)
+    return windows[starts]
+
+
+#: The components' values that derive from their sigma alone, from the sigmas.
+_OF_SIGMA: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "reciprocal_sigmas": lambda sigmas: 1 / sigmas,
+    "half_precision": lambda sigmas: 0.5 / np.square(sigmas),
+    "bottom": lambda sigmas: np.maximum(np.sqrt(2) * sigmas, hyperopt_tpe.EPS),
+}
 #: What a component of no mass has, by value.
 _MASSES = {"peaks": 0.0, "weights": 0.0, "log_peaks": -np.inf}
 
@@ -345,8 +370,11 @@ def _accepts(weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, low: floa
     if not low < high:
         return False
     first, last = np.searchsorted(mus, low, "left"), np.searchsorted(mus, high, "right")
-    inside = (sigmas[first:last] <= 1e6 * (high - low)) & (weights[first:last] >= 1e-100 * total)
-    return bool(inside.any())
+    for end in (min(last, first + 64), last):  # (most often one of the first few will do)
+        inside = (sigmas[first:end] <= 1e6 * (high - low)) & (weights[first:end] >= 1e-100 * total)
+        if inside.any():
+            return True
+    return False
 
 
 def _finite_number(x: Any) -> bool:
@@ -435,11 +463,25 @@ class _Near:
         bound = tails @ ((at_left - next_left) + (next_right - at_right))
         return bound + tail(self.reach) * (8 * len(_BANDS) + 2 * len(total)) * _EPS * total[-1]
 
+    def multiply(self, terms: np.ndarray, name: str, factor: float = 1.0) -> None:
+        """``terms *= factor * take(name)``, with one number for the windows when every narrow
+        component has the same ``name`` (one that derives from the sigma, which is then the floor's)."""
+        of_sigma = _OF_SIGMA.get(name)
+        if of_sigma is None or self.tau != self.components.floor:
+            values = self.take(name, 3)
+            if factor != 1.0:
+                np.multiply(values, factor, out=values)
+            np.multiply(terms, values, out=terms)
+            return
+        windows, wide = terms[:, : self.width], terms[:, self.width :]
+        np.multiply(windows, factor * of_sigma(np.array([self.tau])), out=windows)
+        np.multiply(wide, factor * of_sigma(self.components.sigmas[self.wide]), out=wide)
+
     def take(self, name: str, which: int) -> np.ndarray:
         """The components' ``name`` at each sample's components, in scratch array ``which``
         (kept between calls: fresh arrays of this size cost page faults)."""
         out = scratch(which, (len(self.first), self.width + len(self.wide)))
-        out[:, : self.width] = self.components.windows(self.tau, name, self.width)[self.first]
+        out[:, : self.width] = self.components.rows(self.tau, name, self.width, self.first)
         out[:, self.width :] = self.components[name][self.wide]
         return out
 
@@ -448,7 +490,11 @@ def _threshold(components: _Components, u_low: np.ndarray, u_high: np.ndarray, r
     """The sigma below which components are found by windows, whichever of a few makes fewest pairs:
     twice the smallest (on long histories most sigmas are hyperopt's floor, prior_sigma / 100), about
     the 97th percentile (from a sorted sample: ``np.partition`` is slow on many equal values), the largest.
-    The wide components are counted in the sample too: only the cost depends on the choice, not the bounds."""
+    The wide components are counted in the sample too: only the cost depends on the choice, not the bounds.
+    When at most ``_MAX_WIDE`` components are wider than the floor, the floor itself: no other choice
+    can save more than those few columns, and any other doubles the windows at least."""
+    if len(components.wide(components.floor)) <= _MAX_WIDE:
+        return components.floor
     mus = components.mus
     sample, stride = components.sorted_sigmas_sample()
     best_tau, best_cost = components.largest_sigma, math.inf
@@ -478,9 +524,11 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     components, u = mixture.components, mixture.u_low
     mus, sigmas = components.mus, components.sigmas
     reach, floor = REACHES[0], components.floor
-    near = _Near(components, u, u, reach, tau=floor)
     window = int(2 * reach * _BINS_PER_SIGMA) + 3
-    if len(near.wide) > _MAX_WIDE or near.width < 6 * window:
+    if len(components.wide(floor)) > _MAX_WIDE:
+        return None
+    widest = np.searchsorted(mus, u + reach * floor, "right") - np.searchsorted(mus, u - reach * floor, "left")
+    if widest.max() < 6 * window:
         return None
     width = floor / _BINS_PER_SIGMA
     start = float(u.min()) - reach * floor - width
@@ -518,11 +566,14 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     # ``u - start``, exact to its own rounding even far from 0, not from the bins' positions.
     from_start = u - start
     first_bin = np.clip(((from_start - reach * floor) / width).astype(np.intp) - 1, 0, None)
-    bins = first_bin[:, None] + np.arange(window)
+
+    def at_bins(per_bin: np.ndarray) -> np.ndarray:
+        return _rows(per_bin, window, first_bin)
+
     # Each sample's distance from each bin's centre, in floor sigmas (to a few 1e-16: far inside the slack).
     t = ((from_start - (first_bin + 0.5) * width) / floor)[:, None] - np.arange(window) * (width / floor)
-    mean = t * mean_e[bins] - half_mean_e2[bins]
-    variance = (t * var_e[bins] - cov_e_e2[bins]) * t + quarter_var_e2[bins]
+    mean = t * at_bins(mean_e) - at_bins(half_mean_e2)
+    variance = (t * at_bins(var_e) - at_bins(cov_e_e2)) * t + at_bins(quarter_var_e2)
     # x lies in [-|t| b - b**2 / 2, |t| b]: from the mean, at most ``below`` down and ``above`` up
     above = np.abs(t) * b
     below = above + b * b / 2 + mean
@@ -533,7 +584,7 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     terms *= -0.5
     terms += mean
     np.exp(terms, out=terms)
-    terms *= total[bins]
+    terms *= at_bins(total)
     # Taylor's formula to second order about the mean, its remainder between exp of the ends of the
     # range: sum exp(x) = C exp(mean) (1 + var/2 exp(r)), r in [-below, above], with exp(-below) >=
     # 1 - below and exp(above) <= 1 / (1 - above).  The two differ by about var * (below + above) / 2,
@@ -543,6 +594,8 @@ def _binned_bounds(mixture: _Mixture) -> tuple[np.ndarray, np.ndarray] | None:
     with np.errstate(divide="ignore"):
         low = np.log((terms * (1 + variance / 2 * np.maximum(1 - below, 0.0))).sum(axis=1))
         high = np.log((terms * (1 + np.maximum(variance, 0.0) / 2 / (1 - above))).sum(axis=1))
+    near = _Near(components, u, u, reach, tau=floor)  # (the components beyond reach, and the wide ones)
+    with np.errstate(divide="ignore"):
         high = np.logaddexp(high, np.log(near.beyond("peaks", _gaussian_tail) * (1 + 1e-6)))
     if len(near.wide):
         z = (u[:, None] - mus[near.wide]) / sigmas[near.wide]
@@ -585,11 +638,9 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
     terms = near.take("mus", 2)
     np.subtract(u[:, None], terms, out=terms)
     np.square(terms, out=terms)
-    np.multiply(terms, near.take("half_precision", 3), out=terms)
-    np.negative(terms, out=terms)
+    near.multiply(terms, "half_precision", -1.0)
     np.exp(terms, out=terms)
-    np.multiply(terms, near.take("peaks", 3), out=terms)
-    total = terms.sum(axis=1)
+    total = np.einsum("ij,ij->i", terms, near.take("peaks", 3))
     # A faraway component's exp may come out subnormal, off by up to the smallest subnormal, which
     # its peak then multiplies, and a term may be subnormal itself: each row's sum must dwarf all
     # such errors together (an empty window with only faraway components may not).
@@ -602,7 +653,7 @@ def _near_log_sum(near: _Near, u: np.ndarray) -> np.ndarray:
     """The same sum, in logs."""
     terms = near.take("mus", 2)
     np.subtract(u[:, None], terms, out=terms)
-    np.divide(terms, near.take("sigmas", 3), out=terms)
+    near.multiply(terms, "reciprocal_sigmas")
     np.square(terms, out=terms)
     np.multiply(terms, -0.5, out=terms)
     np.add(terms, near.take("log_peaks", 3), out=terms)

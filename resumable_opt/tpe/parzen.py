@@ -24,6 +24,7 @@ and small int sigmas this path accepts.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -38,18 +39,19 @@ _linear_forgetting_weights = hyperopt_tpe.linear_forgetting_weights
 _FLOATS = (float, np.float64)
 
 
-def _forgetting_weights(n: int, LF: int) -> np.ndarray:
-    """hyperopt's ``linear_forgetting_weights(n, LF)``, kept (read-only) for the next label of as many trials."""
-    global _last_weights
-    key, weights = _last_weights
-    if key != (n, LF):
-        weights = _linear_forgetting_weights(n, LF)
-        weights.flags.writeable = False
-        _last_weights = ((n, LF), weights)
+def forgetting_weights(N: Any, LF: Any) -> np.ndarray:
+    """hyperopt's ``linear_forgetting_weights(N, LF)``, kept (read-only) for the next label of as
+    many trials: the bad trials' estimators and categorical counts of one proposal share it."""
+    if type(N) is int and type(LF) is int:
+        return _kept_forgetting_weights(N, LF)
+    return _linear_forgetting_weights(N, LF)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_forgetting_weights(N: int, LF: int) -> np.ndarray:
+    weights = _linear_forgetting_weights(N, LF)
+    weights.flags.writeable = False
     return weights
-
-
-_last_weights: tuple = (None, None)
 
 
 class Split(tuple):
@@ -116,7 +118,7 @@ def _sorted_parzen(mus: np.ndarray, order: np.ndarray, prior_weight, prior_mu, p
     sigma[-1] = gaps[-1]
 
     srtd_weights = np.empty(n + 1)
-    weights = np.take(_forgetting_weights(n, LF), order, out=srtd_weights[1:], mode="clip")
+    weights = np.take(forgetting_weights(n, LF), order, out=srtd_weights[1:], mode="clip")
     srtd_weights[:prior_pos] = weights[:prior_pos]
     srtd_weights[prior_pos] = prior_weight
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import weakref
 from collections import deque
@@ -18,8 +19,31 @@ from .densities import gmm1_lpdf, lgmm1_lpdf
 logger = logging.getLogger(__name__)
 
 DEFAULT_LF = hyperopt_tpe.DEFAULT_LF
-#: hyperopt functions replaced by ours (same numbers, less time).
+#: hyperopt's densities, replaced by ours (same numbers, less time).
 VECTORISED = {"GMM1_lpdf": gmm1_lpdf, "LGMM1_lpdf": lgmm1_lpdf}
+_hyperopt_array_union = scope._impls["array_union"]
+
+
+def array_union(*args: Any) -> Any:
+    """``pyll.array_union``, the same array: a single vector of ints already sorted and distinct
+    (the candidates' ids, as the graph passes them on) is its own union."""
+    if len(args) == 1:
+        (ids,) = args
+        if type(ids) is np.ndarray and ids.dtype == np.int64 and ids.ndim == 1 and len(ids) > 0:
+            if (ids[1:] > ids[:-1]).all():
+                return ids.copy()
+        elif type(ids) is list and ids and all(type(x) is int for x in ids) and -(2**63) <= ids[0] <= ids[-1] < 2**63:
+            if all(a < b for a, b in itertools.pairwise(ids)):
+                return np.asarray(ids)
+    return _hyperopt_array_union(*args)
+
+
+#: Other functions of the graph replaced by ours (the same values, less time).
+FASTER: dict[str, Callable] = {
+    **VECTORISED,
+    "array_union": array_union,
+    "linear_forgetting_weights": parzen.forgetting_weights,
+}
 
 
 # -- the posterior, compiled once per domain -----------------------------------
@@ -74,7 +98,7 @@ class Model:
         for node in order:
             if any(arg in placeholders for arg in node.inputs()):
                 raise _Unsupported("the posterior reads the observations outside the split")
-            fn = replaced.get(node) or VECTORISED.get(node.name) or scope._impls[node.name]
+            fn = replaced.get(node) or FASTER.get(node.name) or scope._impls[node.name]
             named_args = list(node.named_args)
             if node in sorted_above:  # the split node is in the memo before any step: the order is rec_eval's
                 fn = parzen.adaptive_parzen_normal
@@ -90,7 +114,8 @@ class Model:
         for label, node in self.split_nodes.items():
             memo[node] = splits[label]
         for node, fn, pos_args, named_args in self.steps:
-            rval = fn(*[memo[arg] for arg in pos_args], **{name: memo[arg] for name, arg in named_args})
+            args = [memo[arg] for arg in pos_args]
+            rval = fn(*args, **{name: memo[arg] for name, arg in named_args}) if named_args else fn(*args)
             if isinstance(rval, Apply):  # as rec_eval: an instruction that returns a graph means "evaluate that"
                 rval = rec_eval(rval, memo=memo)
             memo[node] = rval
