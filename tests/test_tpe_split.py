@@ -300,3 +300,51 @@ def test_a_split_without_the_order_then_with_it():
         assert all(type(split) is tuple for split in unordered.values())
         search.add(float(search.rng.random()))
         search.check()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 3.0])
+def test_tiny_histories_none_good_or_all_good(gamma):
+    """From no trial on, with no good trial (gamma 0), or every trial good (k >= n), trials without a loss."""
+    search = Search(11)
+    search.check(gamma)
+    for loss in (0.5, None, 0.1, None, 0.1, -1.0, 2.0):
+        search.add(loss)
+        search.check(gamma)
+
+
+def test_a_labels_split_against_plain_numpy():
+    """A label's split over appends, good positions that stay or change, a tie, a truncation and values
+    of another type, against the arrays taken plainly; the kept order sorts the bad values."""
+    rng = np.random.default_rng(12)
+    label, values, good_set = tpe_history._Label(), [], set()
+    ordered_given = 0
+    for step in range(400):
+        value = float(rng.random())
+        if step == 150:
+            value = values[7]  # a tie: no order from here...
+        elif step == 320:
+            value = 3  # an int among floats: np.asarray's own conversion
+        label.append(len(values), value)
+        values.append(value)
+        if step == 200:  # ... until truncated away
+            label.truncate(150)
+            del values[150:]
+            good_set = {i for i in good_set if i < 150}
+        if step % 7 == 3:  # merged already, its place forgotten: looked up by the split
+            label.sorted_positions()
+            label._merged_at = (-1, 0)
+        if rng.random() < 0.1:
+            size = min(len(values), int(rng.integers(0, 6)))
+            good_set = set(rng.choice(len(values), size=size, replace=False).tolist())
+        good = np.array(sorted(good_set), dtype=np.int64)
+        split = label.split(good, True)
+        below = np.asarray([values[i] for i in good])
+        above = np.asarray([v for i, v in enumerate(values) if i not in good_set])
+        for got, expected in zip(split, (below, above), strict=True):
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), step
+        if split.above_order is not None:
+            ordered_given += 1
+            assert np.array_equal(above[split.above_order], np.sort(above)), step
+        else:
+            assert 150 <= step < 200 or step >= 320 or len(above) < 2, step
+    assert ordered_given > 250

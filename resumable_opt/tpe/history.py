@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import operator
@@ -91,6 +92,7 @@ class _Label:
         self._sorted = _NO_POSITIONS  # their positions, by value
         self._sorted_values = _NO_VALUES  # their values, in that order
         self._tied_within = 0  # the first this many values hold a tie or a NaN (0: none known)
+        self._merged_at = (-1, 0)  # the position of the value merged last on its own, and its place
 
     def append(self, slot: int, value: Any) -> None:
         kind = _kind(value)
@@ -113,6 +115,7 @@ class _Label:
         self.n_not_float = int(np.count_nonzero(self.kinds.view()))
         self.n_int = int(np.count_nonzero(self.kinds.view() == _INT))
         self._kept = None
+        self._merged_at = (-1, 0)
         if keep < self._tied_within:
             self._tied_within = 0
         if keep < self._n_sorted:
@@ -150,6 +153,7 @@ class _Label:
                     return None
                 order = np.concatenate((kept[:i], (n_sorted,), kept[i:]))
                 values = np.concatenate((kept_values[:i], (value,), kept_values[i:]))
+                self._merged_at = (n_sorted, i)
             else:
                 new = np.argsort(floats[n_sorted:]) + n_sorted
                 new_values = floats[new]
@@ -216,6 +220,8 @@ class _Label:
         kept = _KeptSplit(key, n, kind, ordered, below, _Growing(dtype, above))
         if ordered:
             kept.order = self._bad_order(bad)
+            if kind == _FLOAT:
+                kept.good_values = sorted(self.floats.view()[good].tolist())
         if kind != _OTHER:  # (values np.asarray must look at are gathered anew at every call)
             self._kept = kept
         return kept
@@ -234,8 +240,7 @@ class _Label:
         """The value at position ``kept.n``, appended since, is bad: into the bad values and their order."""
         position = kept.n
         kept.n += 1
-        column = self.floats if kept.kind == _FLOAT else self.ints
-        value = column.data[position]
+        value = (self.floats if kept.kind == _FLOAT else self.ints).data.item(position)
         kept.above.append(value)
         if not ordered:  # (another model on the same trials may want it again: made anew then)
             kept.ordered, kept.order = False, None
@@ -245,8 +250,11 @@ class _Label:
             kept.order = None if by_value is None else self._bad_order(np.delete(_counting(kept.n), good))
             return
         # the values strictly increase: the new one's place among the bad ones is its place among all
-        # the values less the good values below it
-        at = int(self._sorted_values.searchsorted(value)) - int(np.count_nonzero(column.view()[good] < value))
+        # the values (found by the merge just made) less the good values below it
+        merged, at = self._merged_at
+        if merged != position:
+            at = int(self._sorted_values.searchsorted(value))
+        at -= bisect.bisect_left(kept.good_values, value)
         order = np.concatenate((kept.order[:at], (position - len(good),), kept.order[at:]))
         order.flags.writeable = False
         kept.order = order
@@ -256,12 +264,13 @@ class _KeptSplit:
     """A label's last split: for good values at the positions ``good`` (their bytes) among its first ``n``
     values (of ``kind``), its below values, its bad values (growing) and, if ``ordered``, their order."""
 
-    __slots__ = ("good", "n", "kind", "ordered", "below", "above", "order")
+    __slots__ = ("good", "n", "kind", "ordered", "below", "above", "order", "good_values")
 
     def __init__(self, good: bytes, n: int, kind: int, ordered: bool, below: np.ndarray, above: _Growing) -> None:
         self.good, self.n, self.kind, self.ordered = good, n, kind, ordered
         self.below, self.above = below, above
         self.order: np.ndarray | None = None
+        self.good_values: list = []  # (the good values, ascending, when ordered)
 
 
 class _Irregular(Exception):
@@ -307,6 +316,7 @@ class _History:
         #: then, the slots whose result was replaced and the first slot added.
         self.best: np.ndarray | None = None
         self.best_k = 0
+        self.best_largest = -np.inf  # the largest of their losses
         self.touched: set[int] = set()
         self.added_from = 0
 
@@ -421,7 +431,7 @@ class _History:
             self.labels[name].append(slot, value)
 
     def smallest(self, k: int) -> np.ndarray:
-        """``_smallest(losses, k)`` when every trial is included and in tid order (slot == position).
+        """``_smallest(losses, k)``, ascending, when every trial is included and in tid order (slot == position).
 
         The good trials rarely change from one call to the next: the k smallest
         losses are looked for among the last call's and those of the trials
@@ -437,19 +447,26 @@ class _History:
         best, touched, added_from = self.best, self.touched, self.added_from
         picked = None
         if best is not None and self.best_k == k and 0 < k < n and len(touched) + n - added_from <= _MAX_TOUCHED:
-            # best ⊆ [0, added_from): distinct from the added slots; a touched slot may be either
-            candidates = np.concatenate((best, _counting(n)[added_from:]))
-            if touched:
-                candidates = np.unique(np.concatenate((candidates, np.fromiter(touched, np.int64, len(touched)))))
-            if len(candidates) > k:
-                candidates = candidates[np.argpartition(losses[candidates], k - 1)[:k]]
-            if len(candidates) == k and np.count_nonzero(losses <= losses[candidates].max()) == k:
+            largest = self.best_largest
+            if touched or not all(loss > largest for loss in losses[added_from:].tolist()):
+                # best ⊆ [0, added_from): distinct from the added slots; a touched slot may be either
+                candidates = np.concatenate((best, _counting(n)[added_from:]))
+                if touched:
+                    candidates = np.unique(np.concatenate((candidates, np.fromiter(touched, np.int64, len(touched)))))
+                if len(candidates) > k:
+                    candidates = np.sort(candidates[np.argpartition(losses[candidates], k - 1)[:k]])
+                largest = float(losses[candidates].max())
+            else:  # (most calls: nothing touched, no new loss among the good ones)
+                candidates = best
+            # The check that makes this self-verifying, whatever the candidates were:
+            if len(candidates) == k and np.count_nonzero(losses <= largest) == k:
                 picked = candidates
                 counts["followed"] += 1
         if picked is None:
             counts["partitioned"] += 1
-            picked = _smallest(losses, k)
-        self.best, self.best_k, self.touched, self.added_from = picked, k, set(), n
+            picked = np.sort(_smallest(losses, k))
+            largest = float(losses[picked].max()) if len(picked) else -np.inf
+        self.best, self.best_k, self.best_largest, self.touched, self.added_from = picked, k, largest, set(), n
         return picked
 
 
@@ -527,7 +544,7 @@ class _FastObservations(_Observations):
         history = self.history
         k = _n_below(gamma, self.n)
         if self.all_included and self.in_tid_order:  # a position is a slot: each label splits by itself
-            good_slots = np.sort(history.smallest(k))
+            good_slots = history.smallest(k)
             n_slots = history.tids.n
             regular = {}
             for name, label in history.labels.items():
