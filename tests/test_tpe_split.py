@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, base, hp, tpe
+from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, base, hp, rand, tpe
 
 from resumable_opt import tpe as fast_tpe
 from resumable_opt.tpe import history as tpe_history
 from resumable_opt.tpe.posterior import model_for
 
 SPACE = {"x": hp.uniform("x", -5, 5), "y": hp.loguniform("y", -3, 2), "c": hp.choice("c", ["a", "b", "c"])}
+#: Labels active in some trials only.
+NESTED = {
+    "m": hp.choice("m", [{"a": hp.uniform("a", 0, 1)}, {"b": hp.normal("b", 0, 1), "q": hp.quniform("q", 0, 9, 1)}]),
+    "z": hp.uniform("z", 0, 1),
+}
 GAMMA = 0.25
 
 
@@ -30,8 +35,8 @@ def objective(params: dict) -> float:
 class Search:
     """A ``Trials`` whose documents and losses the test sets, split by us and by hyperopt after each change."""
 
-    def __init__(self, seed: int = 0) -> None:
-        self.domain = base.Domain(objective, SPACE)
+    def __init__(self, seed: int = 0, space: dict = SPACE) -> None:
+        self.domain = base.Domain(objective, space)
         self.trials = Trials()
         self.rng = np.random.default_rng(seed)
         self.model = model_for(self.domain, 1.0, GAMMA, 25)
@@ -41,13 +46,8 @@ class Search:
     def doc(self, loss: float | None, tid: int | None = None) -> dict:
         tid = self.next_tid if tid is None else tid
         self.next_tid = max(self.next_tid, tid + 1)
-        values = {"x": float(self.rng.uniform(-5, 5)), "y": float(np.exp(self.rng.uniform(-3, 2))), "c": 0}
-        values["c"] = int(self.rng.integers(3))
-        misc = {"tid": tid, "cmd": self.domain.cmd, "workdir": self.domain.workdir}
-        misc["idxs"] = {label: [tid] for label in values}
-        misc["vals"] = {label: [value] for label, value in values.items()}
-        result = {"status": STATUS_OK} if loss is None else {"status": STATUS_OK, "loss": loss}
-        (doc,) = self.trials.new_trial_docs([tid], [None], [result], [misc])
+        (doc,) = rand.suggest([tid], self.domain, Trials(), int(self.rng.integers(2**31 - 1)))
+        doc["result"] = {"status": STATUS_OK} if loss is None else {"status": STATUS_OK, "loss": loss}
         doc["state"] = JOB_STATE_DONE
         return doc
 
@@ -100,10 +100,10 @@ def hyperopts_split(trials: Trials, labels: list[str], gamma: float) -> dict:
     return {label: tpe.ap_split_trials(idxs[label], vals[label], tids, losses, gamma) for label in labels}
 
 
-def counted(fn) -> dict:
+def counted(fn, keys: tuple = ("followed", "partitioned")) -> dict:
     before = dict(tpe_history.counts)
     fn()
-    return {key: tpe_history.counts[key] - before[key] for key in ("followed", "partitioned")}
+    return {key: tpe_history.counts[key] - before[key] for key in keys}
 
 
 def test_the_common_path_does_not_partition_every_loss():
@@ -245,3 +245,106 @@ def test_another_gamma_on_the_same_history(gamma):
     search.check()
     search.add(-0.4)
     search.check(gamma)
+
+
+@pytest.mark.parametrize("space", ["flat", "nested"])
+def test_the_last_split_is_brought_up_to_date(space):
+    """Counted: while the good trials stay, each label's split is the last one's with the new value
+    (compared with hyperopt's at every step, with new bests, results replaced and trials gone between)."""
+    search = Search(9, SPACE if space == "flat" else NESTED)
+    search.add(*search.rng.random(60).tolist())
+    search.check()
+    n_labels = len(search.model.labels)
+
+    def grow() -> None:
+        for _ in range(40):
+            search.add(float(search.rng.random()))
+            search.check()
+
+    used = counted(grow, ("split kept", "split anew"))
+    assert used["split kept"] >= 2 * 40 * n_labels - 4 * n_labels  # (k grows once or twice on the way)
+    for change in range(6):
+        if change == 2:
+            search.set_loss(10, -1.0)
+        elif change == 4:
+            del search.trials._dynamic_trials[20]
+            search.trials.refresh()
+        elif change == 5:  # the last trial replaced by another: as many values, the same good positions
+            search.check()
+            del search.trials._dynamic_trials[-1]
+            search.add(float(search.rng.random()) + 1)
+            search.check()
+            del search.trials._dynamic_trials[-3]
+        search.add(float(search.rng.random()), -float(change))
+        search.check()
+        grow()
+
+
+def test_the_number_of_good_trials_is_hyperopts():
+    """``ap_split_trials``' own expression, computed without numpy scalars for a float gamma."""
+    for gamma in (0.25, 0.1, 1 / 3, 0.5, 1.0, 0.01, 2.5, 0.7071067811865476, 1, np.float64(0.25)):
+        for n in [*range(0, 3000), *range(3000, 2_000_000, 997)]:
+            assert tpe_history._n_below(gamma, n) == min(int(np.ceil(gamma * np.sqrt(n))), 25), (gamma, n)
+
+
+def test_a_split_without_the_order_then_with_it():
+    """Another model on the same trials may not want the bad values' order: the next that does gets it right."""
+    search = Search(10)
+    search.add(*search.rng.random(60).tolist())
+    search.check()
+    history = tpe_history.history_for(search.trials, search.model.labels)
+    for _ in range(3):
+        search.add(float(search.rng.random()))
+        with history.lock:
+            unordered = history.observations(search.trials.trials).split(GAMMA)
+        assert all(type(split) is tuple for split in unordered.values())
+        search.add(float(search.rng.random()))
+        search.check()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 3.0])
+def test_tiny_histories_none_good_or_all_good(gamma):
+    """From no trial on, with no good trial (gamma 0), or every trial good (k >= n), trials without a loss."""
+    search = Search(11)
+    search.check(gamma)
+    for loss in (0.5, None, 0.1, None, 0.1, -1.0, 2.0):
+        search.add(loss)
+        search.check(gamma)
+
+
+def test_a_labels_split_against_plain_numpy():
+    """A label's split over appends, good positions that stay or change, a tie, a truncation and values
+    of another type, against the arrays taken plainly; the kept order sorts the bad values."""
+    rng = np.random.default_rng(12)
+    label, values, good_set = tpe_history._Label(), [], set()
+    ordered_given = 0
+    for step in range(400):
+        value = float(rng.random())
+        if step == 150:
+            value = values[7]  # a tie: no order from here...
+        elif step == 320:
+            value = 3  # an int among floats: np.asarray's own conversion
+        label.append(len(values), value)
+        values.append(value)
+        if step == 200:  # ... until truncated away
+            label.truncate(150)
+            del values[150:]
+            good_set = {i for i in good_set if i < 150}
+        if step % 7 == 3:  # merged already, its place forgotten: looked up by the split
+            label.sorted_positions()
+            label._merged_at = (-1, 0)
+        if rng.random() < 0.1:
+            size = min(len(values), int(rng.integers(0, 6)))
+            good_set = set(rng.choice(len(values), size=size, replace=False).tolist())
+        good = np.array(sorted(good_set), dtype=np.int64)
+        split = label.split(good, True)
+        below = np.asarray([values[i] for i in good])
+        above = np.asarray([v for i, v in enumerate(values) if i not in good_set])
+        for got, expected in zip(split, (below, above), strict=True):
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), step
+        if split.above_order is not None:
+            ordered_given += 1
+            assert np.array_equal(above[split.above_order], np.sort(above)), step
+        else:
+            assert 150 <= step < 200 or step >= 320 or len(above) < 2, step
+    assert ordered_given > 250

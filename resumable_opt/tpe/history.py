@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 import operator
 import threading
 import weakref
@@ -22,8 +24,9 @@ _FLOAT, _INT, _OTHER = 0, 1, 2
 _NO_POSITIONS, _NO_VALUES = np.empty(0, dtype=np.int64), np.empty(0)
 #: How often a label's values were sorted whole and how often new ones were merged into the kept order;
 #: how often the good trials were found among the last ones and the trials touched since ("followed") and
-#: how often by a partition (or sort) of every loss ("partitioned").
-counts = {"sorted": 0, "merged": 0, "followed": 0, "partitioned": 0}
+#: how often by a partition (or sort) of every loss ("partitioned"); how often a label's split was the
+#: last one's brought up to date ("split kept") and how often it was made anew ("split anew").
+counts = {"sorted": 0, "merged": 0, "followed": 0, "partitioned": 0, "split kept": 0, "split anew": 0}
 #: At most this many touched trials (new ones, or with a new result) are looked at for the good trials;
 #: past that, the partition of every loss costs about as much.
 _MAX_TOUCHED = 256
@@ -42,9 +45,10 @@ def _kind(value: Any) -> int:
 class _Growing:
     """A numpy array that grows at its end in amortised constant time."""
 
-    def __init__(self, dtype: Any) -> None:
-        self.data = np.empty(64, dtype=dtype)
-        self.n = 0
+    def __init__(self, dtype: Any, values: np.ndarray = _NO_VALUES) -> None:
+        self.data = np.empty(max(64, 2 * len(values)), dtype=dtype)
+        self.n = len(values)
+        self.data[: self.n] = values
 
     def append(self, value: Any) -> None:
         if self.n == len(self.data):
@@ -69,6 +73,10 @@ class _Label:
     Once two values tie (or one is NaN), argsort's order is not unique and
     the estimator sorts by itself: nothing is kept until a truncation removes
     the values that tied.
+
+    It also keeps its last split (:meth:`split`): the good trials change
+    rarely, and while they stay, the bad values and their order only grow by
+    the values appended.
     """
 
     def __init__(self) -> None:
@@ -78,10 +86,13 @@ class _Label:
         self.kinds = _Growing(np.int8)
         self.values: list = []
         self.n_not_float = 0
+        self.n_int = 0
+        self._kept: _KeptSplit | None = None
         self._n_sorted = 0  # how many of the first values the kept order holds (0: none kept)
         self._sorted = _NO_POSITIONS  # their positions, by value
         self._sorted_values = _NO_VALUES  # their values, in that order
         self._tied_within = 0  # the first this many values hold a tie or a NaN (0: none known)
+        self._merged_at = (-1, 0)  # the position of the value merged last on its own, and its place
 
     def append(self, slot: int, value: Any) -> None:
         kind = _kind(value)
@@ -92,6 +103,7 @@ class _Label:
         self.values.append(value)
         if kind != _FLOAT:
             self.n_not_float += 1
+            self.n_int += kind == _INT
 
     def truncate(self, n_slots: int) -> None:
         keep = int(np.searchsorted(self.slots.view(), n_slots))
@@ -101,6 +113,9 @@ class _Label:
             column.truncate(keep)
         del self.values[keep:]
         self.n_not_float = int(np.count_nonzero(self.kinds.view()))
+        self.n_int = int(np.count_nonzero(self.kinds.view() == _INT))
+        self._kept = None
+        self._merged_at = (-1, 0)
         if keep < self._tied_within:
             self._tied_within = 0
         if keep < self._n_sorted:
@@ -138,6 +153,7 @@ class _Label:
                     return None
                 order = np.concatenate((kept[:i], (n_sorted,), kept[i:]))
                 values = np.concatenate((kept_values[:i], (value,), kept_values[i:]))
+                self._merged_at = (n_sorted, i)
             else:
                 new = np.argsort(floats[n_sorted:]) + n_sorted
                 new_values = floats[new]
@@ -170,6 +186,91 @@ class _Label:
             return self.ints.view()[positions]
         values = self.values
         return np.asarray([values[i] for i in positions])
+
+    def split(self, good: np.ndarray, ordered: bool) -> tuple:
+        """``ap_split_trials``' ``(below, above)`` for this label when its good values are those at
+        ``good`` (positions, ascending) and all the others are bad; if ``ordered``, a
+        :class:`~.parzen.Split` that also holds the order sorting ``above`` (None when values tie).
+
+        While the good positions are the last call's and at most one value was appended since, the
+        last call's arrays are brought up to date instead of gathered anew (in kept buffers of ours:
+        the caller gets copies).
+        """
+        n = self.slots.n
+        kind = _FLOAT if not self.n_not_float else _INT if self.n_int == n else _OTHER
+        kept, key = self._kept, good.tobytes()
+        if kept is None or kept.good != key or kept.kind != kind or not 0 <= n - kept.n <= 1 or ordered > kept.ordered:
+            counts["split anew"] += 1
+            kept = self._split_anew(good, key, kind, ordered)
+        else:
+            counts["split kept"] += 1
+            if n > kept.n:
+                self._split_one_more(kept, good, ordered)
+        below = kept.below.copy()
+        above = kept.above.view().copy() if n > len(good) else np.asarray([])
+        return Split(below, above, kept.order) if ordered else (below, above)
+
+    def _split_anew(self, good: np.ndarray, key: bytes, kind: int, ordered: bool) -> _KeptSplit:
+        n = self.slots.n
+        bad = np.delete(_counting(n), good)
+        values = self.values
+        below = np.asarray([values[i] for i in good.tolist()])
+        above = self.array(bad)
+        dtype = np.float64 if kind == _FLOAT else np.int64 if kind == _INT else above.dtype
+        kept = _KeptSplit(key, n, kind, ordered, below, _Growing(dtype, above))
+        if ordered:
+            kept.order = self._bad_order(bad)
+            if kind == _FLOAT:
+                kept.good_values = sorted(self.floats.view()[good].tolist())
+        if kind != _OTHER:  # (values np.asarray must look at are gathered anew at every call)
+            self._kept = kept
+        return kept
+
+    def _bad_order(self, bad: np.ndarray) -> np.ndarray | None:
+        """The indices into the values at ``bad`` that sort them, from the kept order of all values."""
+        by_value = self.sorted_positions() if len(bad) > 1 else None
+        if by_value is None:
+            return None
+        order = _rank(self.slots.n, bad)[by_value]
+        order = order[order >= 0]
+        order.flags.writeable = False
+        return order
+
+    def _split_one_more(self, kept: _KeptSplit, good: np.ndarray, ordered: bool) -> None:
+        """The value at position ``kept.n``, appended since, is bad: into the bad values and their order."""
+        position = kept.n
+        kept.n += 1
+        value = (self.floats if kept.kind == _FLOAT else self.ints).data.item(position)
+        kept.above.append(value)
+        if not ordered:  # (another model on the same trials may want it again: made anew then)
+            kept.ordered, kept.order = False, None
+            return
+        by_value = self.sorted_positions()
+        if by_value is None or kept.order is None:
+            kept.order = None if by_value is None else self._bad_order(np.delete(_counting(kept.n), good))
+            return
+        # the values strictly increase: the new one's place among the bad ones is its place among all
+        # the values (found by the merge just made) less the good values below it
+        merged, at = self._merged_at
+        if merged != position:
+            at = int(self._sorted_values.searchsorted(value))
+        at -= bisect.bisect_left(kept.good_values, value)
+        order = np.concatenate((kept.order[:at], (position - len(good),), kept.order[at:]))
+        order.flags.writeable = False
+        kept.order = order
+
+
+class _KeptSplit:
+    """A label's last split: for good values at the positions ``good`` (their bytes) among its first ``n``
+    values (of ``kind``), its below values, its bad values (growing) and, if ``ordered``, their order."""
+
+    __slots__ = ("good", "n", "kind", "ordered", "below", "above", "order", "good_values")
+
+    def __init__(self, good: bytes, n: int, kind: int, ordered: bool, below: np.ndarray, above: _Growing) -> None:
+        self.good, self.n, self.kind, self.ordered = good, n, kind, ordered
+        self.below, self.above = below, above
+        self.order: np.ndarray | None = None
+        self.good_values: list = []  # (the good values, ascending, when ordered)
 
 
 class _Irregular(Exception):
@@ -215,6 +316,7 @@ class _History:
         #: then, the slots whose result was replaced and the first slot added.
         self.best: np.ndarray | None = None
         self.best_k = 0
+        self.best_largest = -np.inf  # the largest of their losses
         self.touched: set[int] = set()
         self.added_from = 0
 
@@ -329,7 +431,7 @@ class _History:
             self.labels[name].append(slot, value)
 
     def smallest(self, k: int) -> np.ndarray:
-        """``_smallest(losses, k)`` when every trial is included and in tid order (slot == position).
+        """``_smallest(losses, k)``, ascending, when every trial is included and in tid order (slot == position).
 
         The good trials rarely change from one call to the next: the k smallest
         losses are looked for among the last call's and those of the trials
@@ -345,19 +447,26 @@ class _History:
         best, touched, added_from = self.best, self.touched, self.added_from
         picked = None
         if best is not None and self.best_k == k and 0 < k < n and len(touched) + n - added_from <= _MAX_TOUCHED:
-            # best ⊆ [0, added_from): distinct from the added slots; a touched slot may be either
-            candidates = np.concatenate((best, _counting(n)[added_from:]))
-            if touched:
-                candidates = np.unique(np.concatenate((candidates, np.fromiter(touched, np.int64, len(touched)))))
-            if len(candidates) > k:
-                candidates = candidates[np.argpartition(losses[candidates], k - 1)[:k]]
-            if len(candidates) == k and np.count_nonzero(losses <= losses[candidates].max()) == k:
+            largest = self.best_largest
+            if touched or not all(loss > largest for loss in losses[added_from:].tolist()):
+                # best ⊆ [0, added_from): distinct from the added slots; a touched slot may be either
+                candidates = np.concatenate((best, _counting(n)[added_from:]))
+                if touched:
+                    candidates = np.unique(np.concatenate((candidates, np.fromiter(touched, np.int64, len(touched)))))
+                if len(candidates) > k:
+                    candidates = np.sort(candidates[np.argpartition(losses[candidates], k - 1)[:k]])
+                largest = float(losses[candidates].max())
+            else:  # (most calls: nothing touched, no new loss among the good ones)
+                candidates = best
+            # The check that makes this self-verifying, whatever the candidates were:
+            if len(candidates) == k and np.count_nonzero(losses <= largest) == k:
                 picked = candidates
                 counts["followed"] += 1
         if picked is None:
             counts["partitioned"] += 1
-            picked = _smallest(losses, k)
-        self.best, self.best_k, self.touched, self.added_from = picked, k, set(), n
+            picked = np.sort(_smallest(losses, k))
+            largest = float(losses[picked].max()) if len(picked) else -np.inf
+        self.best, self.best_k, self.best_largest, self.touched, self.added_from = picked, k, largest, set(), n
         return picked
 
 
@@ -389,7 +498,10 @@ class _Observations:
 
 
 def _n_below(gamma: float, n: int) -> int:
-    # ap_split_trials' own expression, with its gamma_cap
+    # ap_split_trials' own expression, with its gamma_cap; for a float gamma, the same float64
+    # operations (correctly rounded sqrt and product, ceil) without numpy scalars
+    if type(gamma) is float:
+        return min(math.ceil(gamma * math.sqrt(n)), DEFAULT_LF)
     return min(int(np.ceil(gamma * np.sqrt(n))), DEFAULT_LF)
 
 
@@ -430,13 +542,19 @@ class _FastObservations(_Observations):
 
     def split(self, gamma: float, ordered: frozenset = frozenset()) -> dict[str, tuple]:
         history = self.history
-        below = np.zeros(history.tids.n, dtype=bool)
         k = _n_below(gamma, self.n)
-        if self.all_included and self.in_tid_order:
-            below[history.smallest(k)] = True
-        else:
-            history._forget_best()
-            below[self.slots[_smallest(self.losses(), k)]] = True
+        if self.all_included and self.in_tid_order:  # a position is a slot: each label splits by itself
+            good_slots = history.smallest(k)
+            n_slots = history.tids.n
+            regular = {}
+            for name, label in history.labels.items():
+                slots = label.slots.view()
+                good = good_slots if len(slots) == n_slots else _positions_of(slots, good_slots)
+                regular[name] = label.split(good, name in ordered)
+            return regular
+        history._forget_best()
+        below = np.zeros(history.tids.n, dtype=bool)
+        below[self.slots[_smallest(self.losses(), k)]] = True
         included = history.included.view()
         tids = history.tids.view()
         splits: dict[str, tuple] = {}
@@ -476,6 +594,13 @@ class _FastObservations(_Observations):
                 order = order[order >= 0]
             splits[name] = Split(below_values, above_values, order)
         return splits
+
+
+def _positions_of(slots: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The positions in ``slots`` (ascending) of those of the ``wanted`` slots (ascending) it holds."""
+    at = slots.searchsorted(wanted)
+    at = at[at < len(slots)]
+    return at[slots[at] == wanted[: len(at)]]
 
 
 def _rank(n: int, positions: np.ndarray) -> np.ndarray:
