@@ -446,3 +446,21 @@ def test_array_union_is_hyperopts(args):
     assert type(ours) is type(theirs) and ours.dtype == theirs.dtype and ours.shape == theirs.shape
     assert ours.tobytes() == theirs.tobytes()
     assert all(ours is not arg for arg in args)  # a new array, as hyperopt's
+
+
+def test_a_graph_an_instruction_returns_is_evaluated_as_rec_eval_does():
+    """randint_via_categorical returns a categorical call to evaluate: made directly, it draws what
+    rec_eval's evaluation draws; any other graph is rec_eval's."""
+    from hyperopt.pyll import as_apply, rec_eval
+
+    p = np.array([0.2, 0.5, 0.3])
+    rng_node = as_apply(np.random.default_rng(0))  # (its value in the memo is the one read)
+    returned = scope._impls["randint_via_categorical"](p, rng_node, 7)
+    nested = scope.categorical(scope.mul(as_apply(p), 1.0), rng_node, 7)
+    switch = scope.switch(as_apply(1), as_apply("a"), as_apply("b"))
+    for graph in (returned, nested, switch):
+        seeded = {rng_node: np.random.default_rng(5)}
+        theirs = rec_eval(graph, memo=seeded)
+        seeded = {rng_node: np.random.default_rng(5)}
+        ours = tpe_posterior._evaluate_returned(graph, seeded)
+        assert type(ours) is type(theirs) and np.array_equal(ours, theirs)

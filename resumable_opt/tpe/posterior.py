@@ -118,9 +118,26 @@ class Model:
             args = [memo[arg] for arg in pos_args]
             rval = fn(*args, **{name: memo[arg] for name, arg in named_args}) if named_args else fn(*args)
             if isinstance(rval, Apply):  # as rec_eval: an instruction that returns a graph means "evaluate that"
-                rval = rec_eval(rval, memo=memo)
+                rval = _evaluate_returned(rval, memo)
             memo[node] = rval
         return memo[self.top]
+
+
+def _evaluate_returned(graph: Apply, memo: dict) -> Any:
+    """``rec_eval(graph, memo=memo)``.  A single call on literal or evaluated arguments (what
+    ``randint_via_categorical`` returns) is made directly, as rec_eval would make it, sparing its
+    copy of the memo and its walk of the graph (some 50 us); any other graph goes to rec_eval."""
+    arguments = [*graph.pos_args, *(arg for _, arg in graph.named_args)]
+    if graph in memo or graph.name == "switch" or not all(isinstance(a, Literal) or a in memo for a in arguments):
+        return rec_eval(graph, memo=memo)
+
+    def value(arg: Apply) -> Any:
+        return arg.obj if isinstance(arg, Literal) and arg not in memo else memo[arg]
+
+    rval = scope._impls[graph.name](
+        *[value(arg) for arg in graph.pos_args], **{name: value(arg) for name, arg in graph.named_args}
+    )
+    return _evaluate_returned(rval, memo) if isinstance(rval, Apply) else rval
 
 
 def _rec_eval_order(top: Apply, given: set) -> list[Apply]:
