@@ -224,7 +224,8 @@ class _Mixture:
         interval = _interval(samples, density.log_space, low, high, q)
         if interval is None:
             return None
-        return cls(_Components(weights, mus, sigmas, smallest_weight, (smallest_sigma, largest_sigma)), q, interval)
+        weight_range, sigma_range = (smallest_weight, smallest_mass, total), (smallest_sigma, largest_sigma)
+        return cls(_Components(weights, mus, sigmas, weight_range, sigma_range), q, interval)
 
     def at_samples(self, which: np.ndarray) -> _Mixture:
         """The same mixture, read at the samples ``which`` only."""
@@ -243,10 +244,11 @@ class _Components:
     out once however many stages and candidates read it (a few passes over the history saved)."""
 
     def __init__(
-        self, weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, smallest_weight: float, sigma_range: tuple
+        self, weights: np.ndarray, mus: np.ndarray, sigmas: np.ndarray, weight_range: tuple, sigma_range: tuple
     ) -> None:
         self.weights, self.mus, self.sigmas = weights, mus, sigmas
-        self.smallest_weight = smallest_weight
+        #: The smallest weight, the smallest non-zero one and their sum.
+        self.smallest_weight, self.smallest_mass, self.total = weight_range
         self.floor, self.largest_sigma = sigma_range
         self._cache: dict = {}
 
@@ -274,9 +276,16 @@ class _Components:
             return np.log(self.weights) - np.log(self.sigmas * _SQRT_2PI)
 
     def peak_range(self) -> tuple[float, float]:
-        """The smallest and the largest peak of the components of non-zero weight."""
+        """Bounds on the peaks of the components of non-zero weight: below the smallest, above the
+        largest.  Worked out from the extremes of the weights and sigmas (every weight is at most
+        their sum), widened past their rounding, when those lie well inside the float range; else
+        the peaks' own extremes."""
 
         def make() -> tuple[float, float]:
+            low = self.smallest_mass / (self.largest_sigma * _SQRT_2PI) * (1 - 1e-12)
+            high = self.total / (self.floor * _SQRT_2PI) * (1 + 1e-12)
+            if _TINY < low <= high < 1 / _TINY:
+                return low, high
             peaks = self["peaks"]
             if self.smallest_weight > 0:
                 return float(peaks.min()), float(peaks.max())
@@ -285,13 +294,13 @@ class _Components:
         return self._cached("peak_range", make)
 
     def peaks_far_from_the_float_limits(self) -> bool:
-        """Whether every peak of non-zero weight lies within (_TINY, 1 / _TINY): sums of such peaks
-        times exps may be taken as they are, not in logs."""
+        """Whether every peak of non-zero weight surely lies within (_TINY, 1 / _TINY): sums of such
+        peaks times exps may be taken as they are, not in logs."""
         smallest, largest = self.peak_range()
         return _TINY < smallest <= largest < 1 / _TINY
 
     def largest_log_peak(self) -> float:
-        """The largest ``|log peak|`` of the components of non-zero weight."""
+        """At least the largest ``|log peak|`` of the components of non-zero weight."""
         smallest, largest = self.peak_range()
         if 0 < smallest <= largest < math.inf:
             return max(abs(math.log(smallest)), abs(math.log(largest)))
