@@ -27,8 +27,10 @@ follows any change hyperopt's ``Trials`` allows (failed trials, trials run
 again, imported trials, several trials in flight).  The state lives beside
 the ``Trials`` object (weakly: it goes with it) and is never stored; a
 resumed search rebuilds it on its first call.  What is left per call is
-linear in the history and in C: one ``argsort`` of the losses, the Parzen
-estimator of the "bad" trials and the density of the candidates under it.
+linear in the history: a look at every trial's result object (the one
+Python-level loop, in C), the good/bad split grown by the new trial, the
+Parzen estimator of the "bad" trials and bounds on the density of the
+candidates under it (``choice``).
 
 Where this module cannot follow hyperopt's computation (a posterior graph
 with a ``switch`` node, which hyperopt evaluates lazily; no ``hp`` function
