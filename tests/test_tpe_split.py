@@ -83,21 +83,9 @@ class Search:
 
 
 def hyperopts_split(trials: Trials, labels: list[str], gamma: float) -> dict:
-    """What ``hyperopt.tpe.suggest`` hands its posterior: its loop over the trials, then ``ap_split_trials``."""
-    best_docs, best_docs_loss = {}, {}
-    for doc in trials.trials:
-        tid = doc["misc"].get("from_tid", doc["tid"])
-        loss = doc["result"].get("loss")
-        loss = float("inf") if loss is None else float(loss)
-        best_docs_loss.setdefault(tid, loss)
-        if loss <= best_docs_loss[tid]:
-            best_docs_loss[tid] = loss
-            best_docs[tid] = doc
-    tid_docs = sorted(best_docs.items())
-    losses = [best_docs_loss[tid] for tid, doc in tid_docs]
-    tids, docs = list(zip(*tid_docs, strict=True)) if tid_docs else ([], [])
-    idxs, vals = base.miscs_to_idxs_vals([doc["misc"] for doc in docs], keys=labels)
-    return {label: tpe.ap_split_trials(idxs[label], vals[label], tids, losses, gamma) for label in labels}
+    """What ``hyperopt.tpe.suggest`` hands its posterior: its loop over the trials, then ``ap_split_trials``
+    (as the history reads unusual trials; test_tpe_exact compares those reads with hyperopt's proposals)."""
+    return tpe_history._ExactObservations(trials.trials, labels).split(gamma)
 
 
 def counted(fn, keys: tuple = ("followed", "partitioned")) -> dict:
