@@ -558,9 +558,8 @@ class _FastObservations(_Observations):
         included = history.included.view()
         tids = history.tids.view()
         splits: dict[str, tuple] = {}
-        # The labels active in every trial share their good and bad positions (and their ranks).
+        # The labels active in every trial share their good and bad positions.
         everywhere: tuple[np.ndarray, np.ndarray] | None = None
-        everywhere_rank = None
         for name, label in history.labels.items():
             slots = label.slots.view()
             active_everywhere = len(slots) == len(tids)
@@ -581,18 +580,7 @@ class _FastObservations(_Observations):
             if name not in ordered:
                 splits[name] = (below_values, above_values)
                 continue
-            by_value = label.sorted_positions() if len(bad) > 1 else None
-            order = None
-            if by_value is not None:
-                if not active_everywhere:
-                    rank = _rank(len(slots), bad)
-                else:
-                    if everywhere_rank is None:
-                        everywhere_rank = _rank(len(slots), bad)
-                    rank = everywhere_rank
-                order = rank[by_value]
-                order = order[order >= 0]
-            splits[name] = Split(below_values, above_values, order)
+            splits[name] = Split(below_values, above_values, label._bad_order(bad))
         return splits
 
 
