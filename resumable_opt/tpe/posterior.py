@@ -14,7 +14,7 @@ import numpy as np
 from hyperopt import tpe as hyperopt_tpe
 from hyperopt.pyll import Apply, Literal, as_apply, dfs, rec_eval, scope
 
-from . import choice, parzen
+from . import choice, parzen, samplers
 from .densities import gmm1_lpdf, lgmm1_lpdf
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ FASTER: dict[str, Callable] = {
     "array_union": array_union,
     "linear_forgetting_weights": parzen.forgetting_weights,
     "adaptive_parzen_normal": parzen.kept_parzen,
+    "GMM1": samplers.gmm1,
+    "LGMM1": samplers.lgmm1,
 }
 
 
