@@ -196,12 +196,15 @@ class _Mixture:
             return None
         if not len(weights):
             return None
+        if not (mus[1:] >= mus[:-1]).all():  # (unsorted, or a NaN: argsort puts NaNs last)
+            order = np.argsort(mus, kind="stable")
+            weights, mus, sigmas = weights[order], mus[order], sigmas[order]
         # A few reductions check every element: a NaN makes its array's extremes NaN, an infinity shows
         # at an extreme or in the sum (a finite sum that overflows is turned away too: the exact path
-        # then decides).
+        # then decides); the means, sorted, have theirs at their ends.
         smallest_weight, total = float(weights.min()), float(weights.sum())
         smallest_sigma, largest_sigma = float(sigmas.min()), float(sigmas.max())
-        smallest_mu, largest_mu = float(mus.min()), float(mus.max())
+        smallest_mu, largest_mu = float(mus[0]), float(mus[-1])
         extremes = (smallest_weight, total, smallest_sigma, largest_sigma, smallest_mu, largest_mu)
         if not all(map(math.isfinite, extremes)):
             return None
@@ -216,9 +219,6 @@ class _Mixture:
             return None
         if q is not None and not q > 0:
             return None
-        if (mus[1:] < mus[:-1]).any():
-            order = np.argsort(mus, kind="stable")
-            weights, mus, sigmas = weights[order], mus[order], sigmas[order]
         if low is not None and not _accepts(weights, mus, sigmas, float(low), float(high), total):
             return None
         interval = _interval(samples, density.log_space, low, high, q)

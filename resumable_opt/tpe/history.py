@@ -194,7 +194,7 @@ class _Label:
 
         While the good positions are the last call's and at most one value was appended since, the
         last call's arrays are brought up to date instead of gathered anew (in kept buffers of ours:
-        the caller gets copies).
+        the caller gets read-only views, which nothing changes afterwards).
         """
         n = self.slots.n
         kind = _FLOAT if not self.n_not_float else _INT if self.n_int == n else _OTHER
@@ -206,8 +206,10 @@ class _Label:
             counts["split kept"] += 1
             if n > kept.n:
                 self._split_one_more(kept, good, ordered)
-        below = kept.below.copy()
-        above = kept.above.view().copy() if n > len(good) else np.asarray([])
+        # Read-only views, not copies: the kept arrays only ever grow past their ends (a truncation
+        # makes a new split), so what a caller holds never changes under it.
+        below = _read_only(kept.below)
+        above = _read_only(kept.above.view()) if n > len(good) else np.asarray([])
         return Split(below, above, kept.order) if ordered else (below, above)
 
     def _split_anew(self, good: np.ndarray, key: bytes, kind: int, ordered: bool) -> _KeptSplit:
@@ -589,6 +591,12 @@ def _positions_of(slots: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     at = slots.searchsorted(wanted)
     at = at[at < len(slots)]
     return at[slots[at] == wanted[: len(at)]]
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _rank(n: int, positions: np.ndarray) -> np.ndarray:
