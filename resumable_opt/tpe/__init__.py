@@ -10,8 +10,9 @@ It is a drop-in ``algo=`` for :func:`resumable_opt.minimize`,
 
 How it stays exact: every number is computed by hyperopt's own functions
 (``adaptive_parzen_normal``, ``GMM1``/``LGMM1`` and their ``_lpdf``, the
-categorical posterior, ``broadcast_best``...), called with equal arrays in
-the very order in which ``pyll.rec_eval`` calls them on hyperopt's posterior
+categorical posterior, ``broadcast_best``...), or by the same floating point
+operations on equal arrays (``parzen``, ``densities``, ``samplers``), in the
+very order in which ``pyll.rec_eval`` calls them on hyperopt's posterior
 graph, so the random draws come in hyperopt's order from hyperopt's
 Generator.  The graph is built and its evaluation order worked out once per
 domain instead of once per call.
