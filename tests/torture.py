@@ -172,8 +172,10 @@ def child_search(
         sys.exit(1)
 
 
-def race(go, ckpt: str, log: str, stderr_path: str) -> None:
-    """A racer: wait for the start signal, then run the 6-trial search."""
+def race(ready, go, ckpt: str, log: str, stderr_path: str) -> None:
+    """A racer: say it is at the start line (``ready``, a semaphore), wait for the start signal, then run
+    the 6-trial search."""
+    ready.release()
     go.wait()
     child_search(ckpt, 6, stderr_path, TortureObjective(delay=0.05, log=log))
 

@@ -21,6 +21,11 @@ def calls(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
+def returned(log: Path) -> list[dict]:
+    """The evaluations that ran to their end (not stopped midway), in order, as :func:`calls` gives them."""
+    return calls(Path(f"{log}.returned"))
+
+
 class PoolSearch:
     def __init__(self, checkpoint: Path, max_evals: int, log: Path, *extra: str, env: dict | None = None) -> None:
         args = [sys.executable, str(POOL_SEARCH), str(checkpoint), str(max_evals), "--log", str(log), *map(str, extra)]

@@ -40,6 +40,8 @@ class PidLoggingObjective:
             os.kill(os.getpid(), signal.SIGKILL)
         slow = self.slow_delay is not None and params["x"] < 0
         time.sleep(self.slow_delay if slow else self.delay)
+        with open(self.log + ".returned", "a") as handle:  # (an evaluation stopped midway never gets here)
+            handle.write(json.dumps({"params": params, "pid": os.getpid()}, sort_keys=True) + "\n")
         return loss_of(params)
 
 

@@ -4,7 +4,6 @@ the workers, a killed worker's trial runs again elsewhere, trial_timeout."""
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -71,12 +70,10 @@ def test_a_killed_dask_worker_s_trial_runs_again_elsewhere(client, tmp_path, ckp
 
 def test_trial_timeout_cancels_the_dask_future_and_records_timeout(client, tmp_path, ckpt):
     log = tmp_path / "calls.jsonl"
-    started = time.monotonic()
     # A cancelled Dask task keeps its thread until it returns (Python cannot
     # stop a thread), and trial_timeout counts from submission: keep the slow
     # trials just over the limit so a trial queued behind one stays under it.
     state = search(client, ckpt, log, 5, delay=0.05, slow_delay=2.6, trial_timeout=2)
-    assert time.monotonic() - started < 60
     slow = [doc for doc in state.trials._dynamic_trials if doc["misc"]["vals"]["x"][0] < 0]
     assert slow, "the seed gives some points below 0"
     for doc in state.trials._dynamic_trials:
