@@ -47,7 +47,14 @@ def main() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 resumable_opt.minimize(
-                    objective, space, ckpt, args.trials, seed=0, progress=False, n_jobs=args.n_jobs, **kwargs  # type: ignore[arg-type]
+                    objective,
+                    space,
+                    ckpt,
+                    args.trials,
+                    seed=0,
+                    progress=False,
+                    n_jobs=args.n_jobs,
+                    **kwargs,  # type: ignore[arg-type]
                 )
             took = time.perf_counter() - started
             backup = ckpt.with_name(ckpt.name + ".bak")

@@ -23,7 +23,6 @@ DEFAULT_MAX_EVALS = 30
 DEFAULT_DELAY = 0.3
 
 
-
 def demo_space() -> dict:
     """The demo's search space (made on demand: importing this module imports no hyperopt)."""
     from hyperopt import hp

@@ -64,8 +64,7 @@ class CheckpointLocked(ResumableOptError):
         self.owner = owner or {}
         who = describe_owner(self.owner)
         super().__init__(
-            f"{self.path} is in use by another run ({who}); wait for it to finish "
-            "or stop it, then run again"
+            f"{self.path} is in use by another run ({who}); wait for it to finish or stop it, then run again"
         )
 
 

@@ -185,7 +185,13 @@ def test_the_hints_printed_at_the_end_of_a_run_are_shell_quoted(tmp_path):
     assert done.returncode == 0, done.stderr
     hint = re.search(r"inspect it with: (.*)\)$", done.stdout.strip().splitlines()[-1]).group(1)
     assert shlex.split(hint) == ["resumable-opt", "show", str(folder / name)]
-    inspected = subprocess.run(hint, shell=True, cwd=tmp_path, capture_output=True, text=True, env={
-        **os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])})
+    inspected = subprocess.run(
+        hint,
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])},
+    )
     assert inspected.returncode == 0, inspected.stderr
     assert not (tmp_path / "pwned").exists()

@@ -56,6 +56,8 @@ def run_recover(args: argparse.Namespace) -> int:
     if kept != args.checkpoint:
         print(f"Kept the damaged file as {kept}.")
     source = restored.source if restored is not None else "recoverable state"
-    print(f"Restored {args.checkpoint} from the {source}: "
-          f"{after.n_finished} finished trials of {after.n_trials}. Run the search again to resume it.")
+    print(
+        f"Restored {args.checkpoint} from the {source}: "
+        f"{after.n_finished} finished trials of {after.n_trials}. Run the search again to resume it."
+    )
     return 0

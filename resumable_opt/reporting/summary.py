@@ -77,9 +77,7 @@ def run_spans(state: SearchState, now: float | None = None) -> list[RunSpan]:
     now = time.time() if now is None else now
     finished_at = sorted(
         moment.timestamp()
-        for moment in (
-            as_local_time(doc.get("refresh_time")) for doc in state.docs if not is_pending(doc)
-        )
+        for moment in (as_local_time(doc.get("refresh_time")) for doc in state.docs if not is_pending(doc))
         if moment is not None
     )
     runs = state.runs
@@ -127,9 +125,7 @@ def status_line(state: SearchState) -> str:
 
 def _trials_line(state: SearchState) -> str:
     budget = state.max_evals if state.max_evals is not None else "?"
-    running = sum(
-        1 for doc in state.docs if trial_status(doc, state.running is not None) == STATUS_RUNNING
-    )
+    running = sum(1 for doc in state.docs if trial_status(doc, state.running is not None) == STATUS_RUNNING)
     return (
         f"{state.n_finished} of {budget} finished ({state.n_failed} failed), "
         f"{running} running, {state.n_pending - running} pending"

@@ -126,6 +126,7 @@ def test_numpy_values_are_stored_bit_for_bit():
     values += [np.float32(0.1), np.int32(7), np.uint8(200), np.bool_(True), 0.1, 3, True, 2**70, -(2**65)]
     back = journal.op_decoder(2)(journal.encode_op(values))
     assert [type(v) for v in back] == [type(v) for v in values]
+
     def exact(v):
         return v if type(v) is int else np.asarray(v).tobytes()
 

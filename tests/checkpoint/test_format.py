@@ -173,7 +173,8 @@ def test_a_result_that_cannot_be_stored_fails_its_trial_and_the_search_goes_on(t
 def test_a_result_that_cannot_be_stored_is_no_process_death_in_a_child_process(tmp_path):
     """The same through the command line's resume, in a real process: exit 0, no traceback."""
     script = tmp_path / "s.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys, threading
         from hyperopt import hp
         import resumable_opt
@@ -181,7 +182,8 @@ def test_a_result_that_cannot_be_stored_is_no_process_death_in_a_child_process(t
             return {"loss": params["x"], "status": "ok", "lock": threading.Lock()}
         resumable_opt.minimize(objective, {"x": hp.uniform("x", 0, 1)}, sys.argv[1], 5, seed=0, progress=False,
                                stop_after_initial_failures=None)
-    """))
+    """)
+    )
     done = run([script, tmp_path / "s.ckpt"], tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     state = resumable_opt.load(tmp_path / "s.ckpt")

@@ -72,14 +72,16 @@ def test_a_space_whose_module_is_gone_still_shows_what_the_objective_saw(tmp_pat
     """A choice of the user's own objects, whose module is gone: the rows show them as
     the checkpoint stored them when they were asked for (their repr), never failing."""
     module = tmp_path / "my_models.py"
-    module.write_text(textwrap.dedent("""
+    module.write_text(
+        textwrap.dedent("""
         class Model:
             def __init__(self, size):
                 self.size = size
 
             def __repr__(self):
                 return f"Model({self.size})"
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import my_models
 

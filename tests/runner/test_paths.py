@@ -35,6 +35,7 @@ def old_best_file_path(checkpoint):
     """Where it was before: the file name without its suffix."""
     return checkpoint.with_name(checkpoint.name.rsplit(".", 1)[0] + ".best.json")
 
+
 CHDIR_SCRIPT = textwrap.dedent(
     """
     import os, sys
