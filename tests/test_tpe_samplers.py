@@ -52,7 +52,16 @@ def test_truncated_draws_are_hyperopts(theirs, ours, log):  # noqa: ANN001
 @pytest.mark.parametrize(("theirs", "ours", "log"), PAIRS)
 @pytest.mark.parametrize(
     "case",
-    ["no bounds", "low above high", "lengths differ", "int means", "list arguments", "negative sigma", "legacy rng"],
+    [
+        "no bounds",
+        "low above high",
+        "lengths differ",
+        "int means",
+        "list arguments",
+        "negative sigma",
+        "scalar weights",
+        "legacy rng",
+    ],
 )
 def test_other_calls_are_hyperopts_own(theirs, ours, log, case):  # noqa: ANN001
     weights, mus, sigmas = _mixture(np.random.default_rng(1), 5, log)
@@ -70,6 +79,8 @@ def test_other_calls_are_hyperopts_own(theirs, ours, log, case):  # noqa: ANN001
         args = (weights.tolist(), mus.tolist(), sigmas.tolist())
     elif case == "negative sigma":
         args = (weights, mus, -sigmas)
+    elif case == "scalar weights":
+        args = (np.float64(1.0), mus[:1], sigmas[:1])
     if case == "legacy rng":
         expected = theirs(*args, rng=np.random.RandomState(3), **kwargs)
         assert ours(*args, rng=np.random.RandomState(3), **kwargs).tobytes() == expected.tobytes()

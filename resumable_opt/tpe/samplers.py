@@ -58,9 +58,9 @@ def _truncated(weights: Any, mus: Any, sigmas: Any, bounds: tuple, rng: Any, n: 
         return None
     low, high = map(float, bounds)
     weights, mus, sigmas = (np.asarray(x) for x in (weights, mus, sigmas))
-    if not low < high or not len(weights) == len(mus) == len(sigmas):
+    if not low < high or not weights.ndim == mus.ndim == sigmas.ndim == 1:
         return None
-    if mus.ndim != 1 or sigmas.ndim != 1 or mus.dtype != np.float64 or sigmas.dtype != np.float64:
+    if not len(weights) == len(mus) == len(sigmas) or not mus.dtype == sigmas.dtype == np.float64:
         return None  # (float64 vectors: their items as Python floats are the numbers hyperopt passes)
     multinomial, normal = rng.multinomial, rng.normal
     mu_list, sigma_list = mus.tolist(), sigmas.tolist()
