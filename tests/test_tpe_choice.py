@@ -363,3 +363,24 @@ def test_hand_made_mixtures_at_the_float_limits(samples, above, low, high, log_s
     below = (np.array([1.0]), np.array([above[1][-1]]), np.array([0.5]))
     assert_the_choice_is_hyperopts(log_space, samples, above, below, low, high)
     assert_every_stage_holds(log_space, samples, *above, low, high)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sums_before_the_band_edges_are_the_running_sums(seed):
+    """The far components' bounds read sums of the components before each band's edge; ends in any
+    order, repeated, at 0 and past the last component give what a running sum gives."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([1, 2, 5, 300]))
+    weights = rng.random(n) * rng.choice([1.0, 1e-30], n)
+    mus, sigmas = np.sort(rng.normal(size=n)), np.full(n, 0.1)
+    if n > 2:
+        sigmas[rng.integers(n)] = 5.0  # a wide component: counted as no mass
+    components = choice._Components(weights, mus, sigmas, (0.0, 0.0, weights.sum()), (0.1, sigmas.max()))
+    ends = rng.integers(0, n + 1, size=(10, 7))
+    ends[0, :2] = (0, n)
+    ends[1] = ends[2]
+    sums, total = components.sums_before(0.1, "weights", ends)
+    narrow = np.where(sigmas > 0.1, 0.0, weights)
+    running = np.concatenate(([0.0], np.cumsum(narrow)))
+    np.testing.assert_allclose(sums, running[ends], rtol=1e-12, atol=1e-300)
+    assert total == pytest.approx(running[-1], rel=1e-12)

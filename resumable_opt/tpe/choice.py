@@ -339,17 +339,23 @@ class _Components:
         """:meth:`narrow_values` ``starts[i]`` to ``starts[i] + width - 1`` as row ``i``."""
         return _rows(self.narrow_values(tau, name), width, starts)
 
-    def prefix_sums(self, tau: float, name: str) -> np.ndarray:
-        """0, then the running sum of :meth:`narrow_values`."""
-
-        def make() -> np.ndarray:
-            values = self.narrow_values(tau, name)
-            sums = np.empty(len(values) + 1)
-            sums[0] = 0.0
-            np.cumsum(values, out=sums[1:])
-            return sums
-
-        return self._cached(("prefix", tau, name), make)
+    def sums_before(self, tau: float, name: str, ends: np.ndarray) -> tuple[np.ndarray, float]:
+        """The sums of :meth:`narrow_values` before each of ``ends`` (``values[:end].sum()``, each end
+        between 0 and their number), and their total: the sums between the ends in their order, then
+        running sums of those (an ``np.cumsum`` over every component costs several times more)."""
+        values = self.narrow_values(tau, name)
+        flat = ends.ravel()
+        order = np.argsort(flat, kind="stable")
+        starts = np.empty(len(flat) + 1, np.intp)
+        starts[0] = 0
+        np.minimum(flat[order], len(values) - 1, out=starts[1:])  # (reduceat's indices must be in range)
+        pieces = np.add.reduceat(values, starts)  # piece k: values[starts[k]:starts[k + 1]], the last to the end
+        pieces[:-1][starts[1:] == starts[:-1]] = 0.0  # (for equal starts reduceat gives one value, not none)
+        running = np.cumsum(pieces)
+        sums = np.empty(len(flat))
+        sums[order] = running[:-1]
+        sums[flat == len(values)] = running[-1]  # (clipped above: their running sum misses the last value)
+        return sums.reshape(ends.shape), float(running[-1])
 
 
 def _rows(values: np.ndarray, width: int, starts: np.ndarray) -> np.ndarray:
@@ -458,19 +464,21 @@ class _Near:
         """Per sample, an upper bound on ``sum_j value_j * tail(d_j)`` over the narrow components
         outside its window, ``value`` being the components' ``name`` and ``d_j`` (at least
         ``reach``) their distance in their own sigmas, ``tail`` decreasing: the components are
-        counted in bands of distance, each at its nearest edge, from prefix sums (a margin covers
-        their rounding: at most one ``eps`` of the total per term summed)."""
-        total = self.components.prefix_sums(self.tau, name)
-        if not math.isfinite(total[-1]):  # (values summing past the largest float: no bound)
+        counted in bands of distance, each at its nearest edge, from sums of the components before
+        the bands' edges (a margin covers their rounding: at most one ``eps`` of the total per term
+        summed, twice)."""
+        sums, total = self.components.sums_before(self.tau, name, np.concatenate((self.left, self.right)))
+        if not math.isfinite(total):  # (values summing past the largest float: no bound)
             return np.full(self.left.shape[1], np.inf)
-        at_left, at_right = total[self.left], total[self.right]
+        at_left, at_right = sums[: len(self.left)], sums[len(self.left) :]
         next_left = np.zeros_like(at_left)  # (beyond the last band: nothing left of the first component)
         next_left[:-1] = at_left[1:]
-        next_right = np.full_like(at_right, total[-1])
+        next_right = np.full_like(at_right, total)
         next_right[:-1] = at_right[1:]
         tails = np.array([tail(self.reach * f) for f in _BANDS])
         bound = tails @ ((at_left - next_left) + (next_right - at_right))
-        return bound + tail(self.reach) * (8 * len(_BANDS) + 2 * len(total)) * _EPS * total[-1]
+        n_sums = 2 * (len(self.components.mus) + 1)
+        return bound + tail(self.reach) * (8 * len(_BANDS) + n_sums) * _EPS * total
 
     def multiply(self, terms: np.ndarray, name: str, factor: float = 1.0) -> None:
         """``terms *= factor * take(name)``, with one number for the windows when every narrow
@@ -485,6 +493,24 @@ class _Near:
         windows, wide = terms[:, : self.width], terms[:, self.width :]
         np.multiply(windows, factor * of_sigma(np.array([self.tau])), out=windows)
         np.multiply(wide, factor * of_sigma(self.components.sigmas[self.wide]), out=wide)
+
+    def differences(self, u: np.ndarray, which: int) -> np.ndarray:
+        """``u[i] - mus`` at sample ``i``'s components, laid out as :meth:`take` lays them, in scratch
+        array ``which``; the windows' means are subtracted as they are gathered (a copy spared)."""
+        out = scratch(which, (len(self.first), self.width + len(self.wide)))
+        windows = self.components.rows(self.tau, "mus", self.width, self.first)
+        np.subtract(u[:, None], windows, out=out[:, : self.width])
+        np.subtract(u[:, None], self.components.mus[self.wide], out=out[:, self.width :])
+        return out
+
+    def weighted_sums(self, terms: np.ndarray, name: str) -> np.ndarray:
+        """``(terms * take(name)).sum(axis=1)`` for ``terms`` laid out as :meth:`take` lays them,
+        without laying out ``name``."""
+        windows = self.components.rows(self.tau, name, self.width, self.first)
+        sums = np.einsum("ij,ij->i", terms[:, : self.width], windows)
+        if len(self.wide):
+            sums += terms[:, self.width :] @ self.components[name][self.wide]
+        return sums
 
     def take(self, name: str, which: int) -> np.ndarray:
         """The components' ``name`` at each sample's components, in scratch array ``which``
@@ -644,12 +670,11 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
     if not components.peaks_far_from_the_float_limits():
         return None
     largest_peak = components.peak_range()[1]
-    terms = near.take("mus", 2)
-    np.subtract(u[:, None], terms, out=terms)
+    terms = near.differences(u, 2)
     np.square(terms, out=terms)
     near.multiply(terms, "half_precision", -1.0)
     np.exp(terms, out=terms)
-    total = np.einsum("ij,ij->i", terms, near.take("peaks", 3))
+    total = near.weighted_sums(terms, "peaks")
     # A faraway component's exp may come out subnormal, off by up to the smallest subnormal, which
     # its peak then multiplies, and a term may be subnormal itself: each row's sum must dwarf all
     # such errors together (an empty window with only faraway components may not).
@@ -660,8 +685,7 @@ def _near_sum(components: _Components, near: _Near, u: np.ndarray) -> np.ndarray
 
 def _near_log_sum(near: _Near, u: np.ndarray) -> np.ndarray:
     """The same sum, in logs."""
-    terms = near.take("mus", 2)
-    np.subtract(u[:, None], terms, out=terms)
+    terms = near.differences(u, 2)
     near.multiply(terms, "reciprocal_sigmas")
     np.square(terms, out=terms)
     np.multiply(terms, -0.5, out=terms)
@@ -681,7 +705,7 @@ def _mass_bounds(mixture: _Mixture, near: _Near) -> tuple[np.ndarray, np.ndarray
     bottom = near.take("bottom", 2)
     centre = near.take("mus", 3)
     mass = _interval_mass((u_low[:, None] - centre) / bottom, (u_high[:, None] - centre) / bottom)
-    inside = (near.take("weights", 2) * mass).sum(axis=1)
+    inside = near.weighted_sums(mass, "weights")
     outside = near.beyond("weights", lambda d: 0.5 * math.erfc(d / math.sqrt(2)))
     rounding = (16 + 2 * len(weights)) * _EPS * float(weights.sum())
     with np.errstate(divide="ignore"):
