@@ -4,8 +4,10 @@ Four measurements, each printed as a table (the search is checkpoint_cost.py's:
 uniform, loguniform and choice parameters, a trivial objective, seed 0):
 
 * ``proposal``: one proposal with N trials of history, ``hyperopt.tpe.suggest``
-  against ``resumable_opt.tpe.suggest`` on the same ``Trials`` (a finished
-  trial is added before each timed call, as in a search; median of the calls),
+  against ``resumable_opt.tpe.suggest`` on copies of the same ``Trials`` (a finished
+  trial is added before each timed call, as in a search; median of the calls;
+  the two take turns, call by call, or with ``--order back-to-back`` all of
+  hyperopt's calls run first, then all of ours),
   and the first call of ours on a fresh ``Trials`` (what a resume pays once).
   Every pair of proposals is checked to be identical, and it counts how many
   candidate choices of ours were decided by the density bounds (the others
@@ -19,7 +21,8 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
   extrapolated from its measured cost per trial (a + b*n, fitted over the
   second half of what it ran) and marked as such.
 * ``breakdown``: where one proposal of ours spends its time, by part (the graph's nodes, the
-  reading of the trials, the good/bad split), means over ``--calls`` proposals.
+  reading of the trials, the good/bad split), means over ``--calls`` proposals, each after
+  one of hyperopt's (not timed), or with ``--order back-to-back`` one after the other.
 * ``runner``: the runner's top rate, points handed out per second, with a
   no-op objective and ``--in-flight`` trials in flight (a ThreadPoolExecutor),
   on a checkpoint holding N trials already.
@@ -30,6 +33,7 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
     python benchmarks/tpe_scaling.py runner --sizes 1000 10000 --in-flight 64
     python benchmarks/tpe_scaling.py proposal --history PATH   # on a real search's trials
     python benchmarks/tpe_scaling.py breakdown --sizes 10000 --calls 60 [--history PATH]
+    python benchmarks/tpe_scaling.py proposal --sizes 10000 --calls 30 --order back-to-back
 """
 
 from __future__ import annotations
@@ -93,7 +97,17 @@ def searched_history(path: str) -> Any:
     return resumable_opt.load(path).trials
 
 
-def bench_proposal(sizes: list[int], calls: int, history: str | None = None) -> str:
+def _call_order(names: list[str], calls: int, order: str) -> list[tuple[int, str]]:
+    """(call number, contender) in the order they run.  "turns": the contenders take turns, call
+    by call, and go first in turn, so that whatever the machine does meanwhile falls on all alike,
+    and each call finds the caches as the others left them (as a search's proposals find them
+    after its objective); "back-to-back": all of one's calls, then all of the next one's."""
+    if order == "back-to-back":
+        return [(k, name) for name in names for k in range(calls)]
+    return [(k, name) for k in range(calls) for name in (names if k % 2 == 0 else names[::-1])]
+
+
+def bench_proposal(sizes: list[int], calls: int, history: str | None = None, order: str = "turns") -> str:
     import copy
 
     from hyperopt import base, tpe
@@ -111,24 +125,24 @@ def bench_proposal(sizes: list[int], calls: int, history: str | None = None) -> 
         times: dict[str, list[float]] = {"hyperopt": [], "ours": []}
         cpu: dict[str, list[float]] = {"hyperopt": [], "ours": []}
         proposals: dict[str, list] = {"hyperopt": [], "ours": []}
-        first_call = 0.0
-        for name, suggest in (("hyperopt", tpe.suggest), ("ours", fast_tpe.suggest)):
-            trials = copy.copy(full)
-            trials._dynamic_trials = full._dynamic_trials[:n]
-            trials.refresh()
-            if name == "ours":  # the first call on a Trials reads all of it: what a resume pays
-                started = time.perf_counter()
-                suggest([n + calls], domain, trials, SEED)
-                first_call = time.perf_counter() - started
-                before = dict(choice.counts)
-            for k in range(calls):
-                trials._dynamic_trials = full._dynamic_trials[: n + k + 1]
-                trials.refresh()
-                started, cpu_started = time.perf_counter(), time.process_time()
-                docs = suggest([n + calls], domain, trials, SEED + k)
-                times[name].append(time.perf_counter() - started)
-                cpu[name].append(time.process_time() - cpu_started)
-                proposals[name].append(docs[0]["misc"]["vals"])
+        suggests = {"hyperopt": tpe.suggest, "ours": fast_tpe.suggest}
+        trials = {name: copy.copy(full) for name in suggests}
+        for name in suggests:
+            trials[name]._dynamic_trials = full._dynamic_trials[:n]
+            trials[name].refresh()
+        # the first call on a Trials reads all of it: what a resume pays
+        started = time.perf_counter()
+        fast_tpe.suggest([n + calls], domain, trials["ours"], SEED)
+        first_call = time.perf_counter() - started
+        before = dict(choice.counts)
+        for k, name in _call_order(list(suggests), calls, order):
+            trials[name]._dynamic_trials = full._dynamic_trials[: n + k + 1]
+            trials[name].refresh()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            docs = suggests[name]([n + calls], domain, trials[name], SEED + k)
+            times[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
+            proposals[name].append(docs[0]["misc"]["vals"])
         same = "yes" if proposals["hyperopt"] == proposals["ours"] else "NO"
         bounded = choice.counts["bounded"] - before["bounded"]
         decided = f"{bounded}/{bounded + choice.counts['exact'] - before['exact']}"
@@ -143,14 +157,16 @@ def bench_proposal(sizes: list[int], calls: int, history: str | None = None) -> 
     return table(header, rows)
 
 
-def bench_breakdown(sizes: list[int], calls: int, history: str | None = None) -> str:
+def bench_breakdown(sizes: list[int], calls: int, history: str | None = None, order: str = "turns") -> str:
     """Where one proposal of ours spends its time: each node of the posterior graph by name (the
     winner's choice is ``broadcast_best``), the reading of the trials (``history``: their result
-    objects) and the good/bad ``split``, as means over ``calls`` proposals (wrapped in timers)."""
+    objects) and the good/bad ``split``, as means over ``calls`` proposals (wrapped in timers).
+    With ``order`` "turns", a proposal of hyperopt's (not timed) runs before each of ours, as in
+    ``proposal``; with "back-to-back", ours run one after the other."""
     import copy
     from collections import defaultdict
 
-    from hyperopt import base
+    from hyperopt import base, tpe
 
     from resumable_opt import tpe as fast_tpe
     from resumable_opt.tpe import history as tpe_history
@@ -181,17 +197,22 @@ def bench_breakdown(sizes: list[int], calls: int, history: str | None = None) ->
         for n in sizes:
             full = random_history(n + calls) if history is None else searched_history(history)
             domain = base.Domain(hyperopt_objective, hyperopt_space())
-            trials = copy.copy(full)
-            trials._dynamic_trials = full._dynamic_trials[:n]
-            trials.refresh()
-            fast_tpe.suggest([n + calls], domain, trials, SEED)  # (the first call reads every trial)
+            trials = {name: copy.copy(full) for name in ("hyperopt", "ours")}
+            for each in trials.values():
+                each._dynamic_trials = full._dynamic_trials[:n]
+                each.refresh()
+            fast_tpe.suggest([n + calls], domain, trials["ours"], SEED)  # (the first call reads every trial)
             spent.clear()
             total = 0.0
-            for k in range(calls):
-                trials._dynamic_trials = full._dynamic_trials[: n + k + 1]
-                trials.refresh()
+            names = ["hyperopt", "ours"] if order == "turns" else ["ours"]
+            for k, name in _call_order(names, calls, order):
+                trials[name]._dynamic_trials = full._dynamic_trials[: n + k + 1]
+                trials[name].refresh()
+                if name == "hyperopt":
+                    tpe.suggest([n + calls], domain, trials[name], SEED + k)
+                    continue
                 started = time.perf_counter()
-                fast_tpe.suggest([n + calls], domain, trials, SEED + k)
+                fast_tpe.suggest([n + calls], domain, trials[name], SEED + k)
                 total += time.perf_counter() - started
             parts = sorted(spent.items(), key=lambda item: -item[1])
             rest = total - sum(spent.values())
@@ -314,6 +335,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
     parser.add_argument("--calls", type=int, default=7, help="timed proposals per size (default 7)")
     parser.add_argument("--history", help="proposal: on the trials of this checkpoint instead of random points")
+    parser.add_argument(
+        "--order",
+        choices=["turns", "back-to-back"],
+        default="turns",
+        help="proposal, breakdown: hyperopt's calls and ours take turns (default), or all of hyperopt's run "
+        "first and then all of ours (breakdown: ours alone), each then finding the caches its last call left",
+    )
     parser.add_argument("--trials", type=int, default=20000, help="trials of the whole searches (default 20000)")
     parser.add_argument("--cap", type=float, default=900, help="seconds after which a search is stopped (default 900)")
     parser.add_argument("--contenders", nargs="+", default=["resumable_opt.minimize", "hyperopt.fmin", "optuna"])
@@ -329,10 +357,10 @@ def main() -> None:
     print(f"load average at start: {load_average()} (the machine's other work shows in every figure)\n", flush=True)
     if "proposal" in what:
         print("One proposal (median of the timed calls) with N trials of history:", flush=True)
-        print(bench_proposal(options.sizes, options.calls, options.history) + "\n", flush=True)
+        print(bench_proposal(options.sizes, options.calls, options.history, options.order) + "\n", flush=True)
     if "breakdown" in what:
         print(f"Where one proposal's time goes (means over {options.calls} proposals):", flush=True)
-        print(bench_breakdown(options.sizes, options.calls, options.history) + "\n", flush=True)
+        print(bench_breakdown(options.sizes, options.calls, options.history, options.order) + "\n", flush=True)
     if "search" in what:
         contenders = list(options.contenders)
         if "optuna" in contenders and optuna_version() is None:
