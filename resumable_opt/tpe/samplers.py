@@ -31,26 +31,26 @@ def gmm1(weights, mus, sigmas, low=None, high=None, q=None, rng=None, size=()): 
         draws = _truncated(weights, mus, sigmas, bounds, rng, int(np.prod(size)), log=False)
     if draws is None:
         return hyperopt_tpe.GMM1(weights, mus, sigmas, low=low, high=high, q=q, rng=rng, size=size)
-    samples = np.reshape(np.asarray(draws), size)
-    if q is None:
-        return samples
-    return np.round(samples / q) * q
+    return _shaped(draws, size, q)
 
 
 def lgmm1(weights, mus, sigmas, low=None, high=None, q=None, rng=None, size=()):  # noqa: ANN001, ANN201
     """``hyperopt.tpe.LGMM1``, the same draws."""
     draws = None
     if low is not None and high is not None:
-        draws = _truncated(weights, mus, sigmas, (low, high), rng, np.prod(size), log=True)
+        draws = _truncated(weights, mus, sigmas, (low, high), rng, int(np.prod(size)), log=True)
     if draws is None:
         return hyperopt_tpe.LGMM1(weights, mus, sigmas, low=low, high=high, q=q, rng=rng, size=size)
+    return _shaped(draws, size, q)
+
+
+def _shaped(draws: list, size: Any, q: Any) -> np.ndarray:
+    """The draws as GMM1 and LGMM1 both return them: in ``size``'s shape, rounded to ``q`` if any."""
     samples = np.reshape(np.asarray(draws), size)
-    if q is not None:
-        samples = np.round(samples / q) * q
-    return samples
+    return samples if q is None else np.round(samples / q) * q
 
 
-def _truncated(weights: Any, mus: Any, sigmas: Any, bounds: tuple, rng: Any, n: Any, log: bool) -> list | None:
+def _truncated(weights: Any, mus: Any, sigmas: Any, bounds: tuple, rng: Any, n: int, log: bool) -> list | None:
     """hyperopt's loop of draws within ``[low, high)`` (``np.exp`` of each, if ``log``); None, having drawn
     nothing, for arguments hyperopt's function must see (it raises on them, or they are not plain
     numbers and float64 vectors)."""
