@@ -5,7 +5,9 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
 
 * ``proposal``: one proposal with N trials of history, ``hyperopt.tpe.suggest``
   against ``resumable_opt.tpe.suggest`` on copies of the same ``Trials`` (a finished
-  trial is added before each timed call, as in a search; median of the calls;
+  trial is added before each timed call, as in a search, the list of trials grown in
+  place as the runner grows it, or with ``--grow refresh`` rebuilt as ``hyperopt.fmin``
+  rebuilds it; median of the calls;
   the two take turns, call by call, or with ``--order back-to-back`` all of
   hyperopt's calls run first, then all of ours),
   and the first call of ours on a fresh ``Trials`` (what a resume pays once).
@@ -34,6 +36,7 @@ uniform, loguniform and choice parameters, a trivial objective, seed 0):
     python benchmarks/tpe_scaling.py proposal --history PATH   # on a real search's trials
     python benchmarks/tpe_scaling.py breakdown --sizes 10000 --calls 60 [--history PATH]
     python benchmarks/tpe_scaling.py proposal --sizes 10000 --calls 30 --order back-to-back
+    python benchmarks/tpe_scaling.py proposal --sizes 10000 --calls 30 --grow refresh
 """
 
 from __future__ import annotations
@@ -107,7 +110,24 @@ def _call_order(names: list[str], calls: int, order: str) -> list[tuple[int, str
     return [(k, name) for k in range(calls) for name in (names if k % 2 == 0 else names[::-1])]
 
 
-def bench_proposal(sizes: list[int], calls: int, history: str | None = None, order: str = "turns") -> str:
+def _grow(trials: Any, full: Any, n: int, grow: str) -> None:
+    """Bring ``trials`` to the first ``n`` trials of ``full``: "in-place", the list of valid trials
+    grown in place, as the runner (``minimize``, our ``fmin``) grows it; "refresh", rebuilt by
+    ``trials.refresh()``, as ``hyperopt.fmin`` does at every evaluation (ours then looks at every
+    trial's result again, for one replaced by hand)."""
+    from resumable_opt.trials import add_to_valid
+
+    added = full._dynamic_trials[len(trials._dynamic_trials) : n]
+    trials._dynamic_trials.extend(added)
+    if grow == "refresh":
+        trials.refresh()
+    else:
+        add_to_valid(trials, added)
+
+
+def bench_proposal(
+    sizes: list[int], calls: int, history: str | None = None, order: str = "turns", grow: str = "in-place"
+) -> str:
     import copy
 
     from hyperopt import base, tpe
@@ -136,8 +156,7 @@ def bench_proposal(sizes: list[int], calls: int, history: str | None = None, ord
         first_call = time.perf_counter() - started
         before = dict(choice.counts)
         for k, name in _call_order(list(suggests), calls, order):
-            trials[name]._dynamic_trials = full._dynamic_trials[: n + k + 1]
-            trials[name].refresh()
+            _grow(trials[name], full, n + k + 1, grow)
             started, cpu_started = time.perf_counter(), time.process_time()
             docs = suggests[name]([n + calls], domain, trials[name], SEED + k)
             times[name].append(time.perf_counter() - started)
@@ -157,7 +176,9 @@ def bench_proposal(sizes: list[int], calls: int, history: str | None = None, ord
     return table(header, rows)
 
 
-def bench_breakdown(sizes: list[int], calls: int, history: str | None = None, order: str = "turns") -> str:
+def bench_breakdown(
+    sizes: list[int], calls: int, history: str | None = None, order: str = "turns", grow: str = "in-place"
+) -> str:
     """Where one proposal of ours spends its time: each node of the posterior graph by name (the
     winner's choice is ``broadcast_best``), the reading of the trials (``history``: their result
     objects) and the good/bad ``split``, as means over ``calls`` proposals (wrapped in timers).
@@ -206,8 +227,7 @@ def bench_breakdown(sizes: list[int], calls: int, history: str | None = None, or
             total = 0.0
             names = ["hyperopt", "ours"] if order == "turns" else ["ours"]
             for k, name in _call_order(names, calls, order):
-                trials[name]._dynamic_trials = full._dynamic_trials[: n + k + 1]
-                trials[name].refresh()
+                _grow(trials[name], full, n + k + 1, grow)
                 if name == "hyperopt":
                     tpe.suggest([n + calls], domain, trials[name], SEED + k)
                     continue
@@ -342,6 +362,13 @@ def main() -> None:
         help="proposal, breakdown: hyperopt's calls and ours take turns (default), or all of hyperopt's run "
         "first and then all of ours (breakdown: ours alone), each then finding the caches its last call left",
     )
+    parser.add_argument(
+        "--grow",
+        choices=["in-place", "refresh"],
+        default="in-place",
+        help="proposal, breakdown: the trials' list grown in place before each call, as the runner does "
+        "(default), or rebuilt by trials.refresh(), as hyperopt.fmin does (ours then looks at every result)",
+    )
     parser.add_argument("--trials", type=int, default=20000, help="trials of the whole searches (default 20000)")
     parser.add_argument("--cap", type=float, default=900, help="seconds after which a search is stopped (default 900)")
     parser.add_argument("--contenders", nargs="+", default=["resumable_opt.minimize", "hyperopt.fmin", "optuna"])
@@ -357,10 +384,12 @@ def main() -> None:
     print(f"load average at start: {load_average()} (the machine's other work shows in every figure)\n", flush=True)
     if "proposal" in what:
         print("One proposal (median of the timed calls) with N trials of history:", flush=True)
-        print(bench_proposal(options.sizes, options.calls, options.history, options.order) + "\n", flush=True)
+        proposal = bench_proposal(options.sizes, options.calls, options.history, options.order, options.grow)
+        print(proposal + "\n", flush=True)
     if "breakdown" in what:
         print(f"Where one proposal's time goes (means over {options.calls} proposals):", flush=True)
-        print(bench_breakdown(options.sizes, options.calls, options.history, options.order) + "\n", flush=True)
+        breakdown = bench_breakdown(options.sizes, options.calls, options.history, options.order, options.grow)
+        print(breakdown + "\n", flush=True)
     if "search" in what:
         contenders = list(options.contenders)
         if "optuna" in contenders and optuna_version() is None:

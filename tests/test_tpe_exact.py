@@ -280,16 +280,20 @@ def test_unusual_trials_are_read_as_hyperopt_reads_them():
 
 
 def test_a_finished_trials_result_replaced_is_read_again():
-    """A result replaced after its trial finished (a loss corrected by hand, in place of the dict or
-    inside it) is seen at the next call, in the list grown in place as in the one rebuilt."""
+    """A result object replaced after its trial finished (a loss corrected by hand) is seen at the
+    next call after ``trials.refresh()`` (hyperopt's fmin calls it at every evaluation), whether
+    the list was rebuilt at every change or grown in place (the runner's way, which never replaces
+    a finished trial's result: there no call looks at every result)."""
     for refresh in (True, False):
         history = History(SPACES["nested"](), 12, n_startup_jobs=5, refresh=refresh)
         history.run(40)
         trials = history.trials.trials
         finished = [d for d in trials if d["state"] == JOB_STATE_DONE and d["result"].get("loss") is not None]
         finished[3]["result"] = {"status": STATUS_OK, "loss": -100.0}  # the best now, by far
+        history.trials.refresh()
         before = [exact(d) for d in history.both(7)]
         finished[5]["result"] = {"status": STATUS_OK, "loss": -200.0}
+        history.trials.refresh()
         assert [exact(d) for d in history.both(7)] != before  # (both() checks ours against hyperopt's)
         history.run(5)
 
@@ -385,7 +389,8 @@ def test_work_per_proposal_does_not_grow_with_the_history():
     kept = tpe_history.HISTORIES[history.trials]
     assert not kept.irregular
     # each document is read when it arrives, when its result arrives, and once
-    # more for each error-state trial that left the list before it (rare)
+    # more for each error-state trial that left the list before it (rare); the
+    # results are all looked at once, at the first call (the list is never rebuilt)
     assert kept.reads < 3 * 400
     models = tpe_posterior.MODELS[history.domain]
     assert len(models) == 1 and isinstance(next(iter(models.values())), tpe_posterior.Model)

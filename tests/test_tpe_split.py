@@ -56,8 +56,10 @@ class Search:
         self.trials.refresh()
 
     def set_loss(self, index: int, loss: float) -> None:
-        """A trial's result replaced (as a user correcting a loss would)."""
+        """A trial's result replaced (as a user correcting a loss would), then ``trials.refresh()``
+        (as hyperopt's fmin calls it at every evaluation: a finished trial's result is looked at again then)."""
         self.trials.trials[index]["result"] = {"status": STATUS_OK, "loss": loss}
+        self.trials.refresh()
 
     def check(self, gamma: float = GAMMA) -> None:
         """Our split is hyperopt's, and so is our proposal."""
@@ -143,6 +145,7 @@ def test_a_result_replaced_so_that_a_trial_leaves_or_enters_the_good_ones():
     search.add(-0.2)
     search.check()
     search.trials.trials[12]["result"] = {"status": "fail"}  # no loss: inf
+    search.trials.refresh()
     search.check()
 
 

@@ -286,7 +286,9 @@ class _History:
     the loss hyperopt would read (inf when there is none, NaN excluded as
     hyperopt's ``<=`` excludes it) and, per label, the value.  Each call
     compares the documents and their result objects with those of the
-    last call, by identity, and rereads only what differs.
+    last call, by identity, and rereads only what differs: the documents
+    at every call, the results of the trials that were new or in flight,
+    and every result when the list is a new one (``trials.refresh()``).
     """
 
     def __init__(self, labels: list[str]) -> None:
@@ -299,6 +301,8 @@ class _History:
     def reset(self) -> None:
         self.docs: list = []
         self.results: list = []
+        #: The list of documents read last (a new one: ``trials.refresh()`` ran, every result is looked at).
+        self.listed: list | None = None
         #: Slots of the trials that were new or running when last read.
         self.pending: set[int] = set()
         self.tids = _Growing(np.int64)
@@ -345,7 +349,6 @@ class _History:
         # never sliced or copied: a copy touches every document's reference count, and reaching
         # thousands of objects scattered in memory costs more than the comparison itself.
         n_old, n_new = len(self.docs), len(docs)
-        results = list(map(_RESULT, docs))
         kept = self.docs
         kept.extend(docs[n_old:])
         if kept == docs:  # trials were only added
@@ -358,25 +361,31 @@ class _History:
             differ = np.flatnonzero(doc_ids != old_ids)
             first_new = int(differ[0]) if len(differ) else common
             self._truncate(first_new)
-        old_results = self.results
+        results = self.results
+        del results[first_new:]
+        results.extend(map(_RESULT, docs[first_new:]))
         changed = []
-        # Results come to the trials that were in flight: look at those first...
+        # Results come to the trials that were in flight (the runner's way, and hyperopt's fmin's)...
         for slot in sorted(self.pending):
-            if results[slot] is not old_results[slot]:
+            result = docs[slot]["result"]
+            if result is not results[slot]:
                 changed.append(slot)
-                old_results[slot] = results[slot]
+                results[slot] = result
             if docs[slot].get("state") not in _IN_FLIGHT:
                 self.pending.discard(slot)
-        # ... then make sure no other result was replaced (C-speed when none was).
-        if first_new == n_old:  # only added: compare whole lists, the new results being the same in both
-            old_results.extend(results[n_old:])
-            replaced = results != old_results
-        else:
-            replaced = results[:first_new] != old_results[:first_new]
-        if replaced:
-            new_ids = np.fromiter(map(id, results[:first_new]), dtype=np.int64, count=first_new)
-            old_ids = np.fromiter(map(id, old_results[:first_new]), dtype=np.int64, count=first_new)
-            changed.extend(np.flatnonzero(new_ids != old_ids).tolist())
+        # ... and a finished trial's result replaced by hand is looked for when the list is a new one
+        # (``trials.refresh()``, which hyperopt's fmin calls at every evaluation): looking at every
+        # trial's result at every call would cost an eighth of a proposal (memory scattered over the
+        # history), to see what the runner never does.
+        if docs is not self.listed:
+            self.listed = docs
+            self.reads += n_new
+            fresh = list(map(_RESULT, docs))
+            if fresh != results:  # (C speed when every result is the same object)
+                new_ids = np.fromiter(map(id, fresh), dtype=np.int64, count=n_new)
+                old_ids = np.fromiter(map(id, results), dtype=np.int64, count=n_new)
+                changed.extend(np.flatnonzero(new_ids != old_ids).tolist())
+            self.results = results = fresh
         losses, included = self.losses.data, self.included.data
         self.reads += len(changed) + n_new - first_new
         for slot in changed:
@@ -392,7 +401,6 @@ class _History:
                 self._forget_best()
         if first_new != n_old:  # (otherwise the kept list was brought up to date above)
             self.docs = list(docs)
-        self.results = results
 
     def _truncate(self, n: int) -> None:
         self._forget_best()
