@@ -298,6 +298,20 @@ def test_a_finished_trials_result_replaced_is_read_again():
         history.run(5)
 
 
+def test_a_result_written_after_the_state_is_read_when_it_arrives():
+    """hyperopt's fmin (and SparkTrials) mark a trial done, then write its result: a call between the
+    two writes, on a list grown in place, must not take the placeholder for the trial's result."""
+    for in_flight in (2, 4):
+        history = History(SPACES["nested"](), 12, n_startup_jobs=5, in_flight=in_flight, refresh=False)
+        history.run(40)
+        doc = history.pending.pop(0)
+        doc["state"] = JOB_STATE_DONE
+        history.both(7)
+        doc["result"] = {"status": STATUS_OK, "loss": -100.0}  # the best by far: the proposals follow it
+        history.both(8)  # (both() checks ours against hyperopt's)
+        history.run(5)
+
+
 def test_tied_losses_at_the_edge_of_the_good_trials_split_as_hyperopt():
     """Which of equal losses count as good is up to argsort's order: ours must take hyperopt's."""
     history = History(SPACES["nested"](), 13, n_startup_jobs=5)

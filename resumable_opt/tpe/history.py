@@ -11,7 +11,7 @@ import weakref
 from typing import Any
 
 import numpy as np
-from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
+from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING, STATUS_NEW
 from hyperopt.base import miscs_to_idxs_vals
 from hyperopt.pyll import scope
 
@@ -371,7 +371,7 @@ class _History:
             if result is not results[slot]:
                 changed.append(slot)
                 results[slot] = result
-            if docs[slot].get("state") not in _IN_FLIGHT:
+            if not _awaits_result(docs[slot], result):
                 self.pending.discard(slot)
         # ... and a finished trial's result replaced by hand is looked for when the list is a new one
         # (``trials.refresh()``, which hyperopt's fmin calls at every evaluation): looking at every
@@ -435,7 +435,7 @@ class _History:
         self.included.append(loss == loss)
         self.n_excluded += loss != loss
         self.tid_set.add(tid)
-        if doc.get("state") in _IN_FLIGHT:
+        if _awaits_result(doc, result):
             self.pending.add(slot)
         for name, value in active:
             self.labels[name].append(slot, value)
@@ -482,6 +482,13 @@ class _History:
 
 _RESULT = operator.itemgetter("result")
 _IN_FLIGHT = (JOB_STATE_NEW, JOB_STATE_RUNNING)
+
+
+def _awaits_result(doc: dict, result: Any) -> bool:
+    """Whether a trial's result may still arrive: it is in flight, or its result is still the
+    placeholder (hyperopt's fmin and SparkTrials set the state before the result: a call may
+    come between the two)."""
+    return doc.get("state") in _IN_FLIGHT or (isinstance(result, dict) and result.get("status") == STATUS_NEW)
 
 
 def _loss(result: dict) -> float:
