@@ -180,8 +180,8 @@ def bench_breakdown(
     sizes: list[int], calls: int, history: str | None = None, order: str = "turns", grow: str = "in-place"
 ) -> str:
     """Where one proposal of ours spends its time: each node of the posterior graph by name (the
-    winner's choice is ``broadcast_best``), the reading of the trials (``history``: their result
-    objects) and the good/bad ``split``, as means over ``calls`` proposals (wrapped in timers).
+    winner's choice is ``broadcast_best``), the reading of the trials (``history``) and the
+    good/bad ``split``, as means over ``calls`` proposals (wrapped in timers).
     With ``order`` "turns", a proposal of hyperopt's (not timed) runs before each of ours, as in
     ``proposal``; with "back-to-back", ours run one after the other."""
     import copy

@@ -22,14 +22,17 @@ bookkeeping: rebuilding the posterior graph, turning every trial into
 ``idxs``/``vals`` lists and splitting them into good and bad trials with
 Python loops.  Here the observations per label are kept between calls in
 numpy arrays, in trial-id order, and only what changed since the last call
-is read again (new trials, trials whose result was replaced, trials gone from
-``trials.trials``), found by comparing object identities, so the state
-follows any change hyperopt's ``Trials`` allows (failed trials, trials run
-again, imported trials, several trials in flight).  The state lives beside
-the ``Trials`` object (weakly: it goes with it) and is never stored; a
-resumed search rebuilds it on its first call.  What is left per call is
-linear in the history: a look at every trial's result object (the one
-Python-level loop, in C), the good/bad split grown by the new trial, the
+is read again (new trials, trials whose result arrived, trials gone from
+``trials.trials``), found by comparing object identities; a finished trial's
+result replaced (by hand, or by running the trial again) is looked for when
+``trials.trials`` is a new list, as ``Trials.refresh()`` makes one.  So the
+state follows every change the runner makes and every change hyperopt's
+``fmin`` makes, which refreshes at every evaluation (failed trials, trials
+run again, imported trials, several trials in flight).  The state lives
+beside the ``Trials`` object (weakly: it goes with it) and is never stored;
+a resumed search rebuilds it on its first call.  What is left per call is
+linear in the history: the list of documents compared with the last one's
+(in C), the good/bad split grown by the new trial, the
 Parzen estimator of the "bad" trials and bounds on the density of the
 candidates under it (``choice``).
 
