@@ -110,6 +110,17 @@ def _call_order(names: list[str], calls: int, order: str) -> list[tuple[int, str
     return [(k, name) for k in range(calls) for name in (names if k % 2 == 0 else names[::-1])]
 
 
+def _copies(full: Any, n: int, names: list[str]) -> dict[str, Any]:
+    """One copy of ``full`` per contender, holding its first ``n`` trials."""
+    import copy
+
+    copies = {name: copy.copy(full) for name in names}
+    for each in copies.values():
+        each._dynamic_trials = full._dynamic_trials[:n]
+        each.refresh()
+    return copies
+
+
 def _grow(trials: Any, full: Any, n: int, grow: str) -> None:
     """Bring ``trials`` to the first ``n`` trials of ``full``: "in-place", the list of valid trials
     grown in place, as the runner (``minimize``, our ``fmin``) grows it; "refresh", rebuilt by
@@ -128,8 +139,6 @@ def _grow(trials: Any, full: Any, n: int, grow: str) -> None:
 def bench_proposal(
     sizes: list[int], calls: int, history: str | None = None, order: str = "turns", grow: str = "in-place"
 ) -> str:
-    import copy
-
     from hyperopt import base, tpe
 
     from resumable_opt import tpe as fast_tpe
@@ -146,10 +155,7 @@ def bench_proposal(
         cpu: dict[str, list[float]] = {"hyperopt": [], "ours": []}
         proposals: dict[str, list] = {"hyperopt": [], "ours": []}
         suggests = {"hyperopt": tpe.suggest, "ours": fast_tpe.suggest}
-        trials = {name: copy.copy(full) for name in suggests}
-        for name in suggests:
-            trials[name]._dynamic_trials = full._dynamic_trials[:n]
-            trials[name].refresh()
+        trials = _copies(full, n, list(suggests))
         # the first call on a Trials reads all of it: what a resume pays
         started = time.perf_counter()
         fast_tpe.suggest([n + calls], domain, trials["ours"], SEED)
@@ -184,7 +190,6 @@ def bench_breakdown(
     good/bad ``split``, as means over ``calls`` proposals (wrapped in timers).
     With ``order`` "turns", a proposal of hyperopt's (not timed) runs before each of ours, as in
     ``proposal``; with "back-to-back", ours run one after the other."""
-    import copy
     from collections import defaultdict
 
     from hyperopt import base, tpe
@@ -218,10 +223,7 @@ def bench_breakdown(
         for n in sizes:
             full = random_history(n + calls) if history is None else searched_history(history)
             domain = base.Domain(hyperopt_objective, hyperopt_space())
-            trials = {name: copy.copy(full) for name in ("hyperopt", "ours")}
-            for each in trials.values():
-                each._dynamic_trials = full._dynamic_trials[:n]
-                each.refresh()
+            trials = _copies(full, n, ["hyperopt", "ours"])
             fast_tpe.suggest([n + calls], domain, trials["ours"], SEED)  # (the first call reads every trial)
             spent.clear()
             total = 0.0
